@@ -1,0 +1,157 @@
+/** Options, limits and the types the application sees. */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Metadata } from '../protocol.js';
+import type { PresenceStore } from './store.js';
+
+/** What guards and hooks learn about a connection. */
+export interface ConnectionInfo {
+  /** The connection id sent to the client with `mesh/assign-id`. */
+  readonly id: string;
+  /** The connection's current metadata (authenticated keys included), or null. */
+  readonly metadata: Metadata | null;
+  /** What `authenticate` returned for this connection (read-only for the client), or null. */
+  readonly authenticated: Metadata | null;
+  /** The upgrade request's remote address, when known. */
+  readonly remoteAddress: string | undefined;
+}
+
+/** Decides whether a connection may join, subscribe to, read or publish in a room. */
+export type PresenceGuard = (connection: ConnectionInfo, roomName: string) => boolean | Promise<boolean>;
+
+export interface TrackPresenceOptions {
+  /**
+   * Presence time-to-live in ms: a member that sends nothing (no pong, no refresh) for this
+   * long is removed with a `leave`, even if its socket looks open. Pongs renew it in every
+   * room, `mesh/refresh-presence` in one room. Default 0: membership ends with the
+   * connection (heartbeats already remove dead sockets).
+   */
+  ttl?: number;
+  /** Refuse a connection for a room: join, subscribe, get-presence-state and publish answer `EFORBIDDEN`. */
+  guard?: PresenceGuard;
+}
+
+/** Extra information handed to `authenticate`. */
+export interface AuthenticateInfo {
+  /**
+   * The `token` query parameter of the upgrade URL, or null. Browsers cannot set headers on
+   * a WebSocket upgrade, so the client sends its token this way.
+   */
+  token: string | null;
+  /** The parsed upgrade URL. */
+  url: URL;
+}
+
+export type Authenticate = (
+  req: IncomingMessage,
+  info: AuthenticateInfo,
+) => Metadata | null | undefined | Promise<Metadata | null | undefined>;
+
+export interface Logger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/**
+ * Per-connection limits. Defaults follow the OWASP WebSocket Security Cheat Sheet:
+ * small frames, bounded state, bounded fan-in per connection, rate-limited messages.
+ */
+export interface PresenceLimits {
+  /** Largest accepted frame in bytes; a larger one closes the socket with 1009. Default 65 536 (64 KiB). */
+  maxFrameBytes: number;
+  /** Largest presence state, as serialised JSON bytes; larger → `ETOOLARGE`. Default 8 192. */
+  maxStateBytes: number;
+  /** Deepest nesting of a state or metadata (the object itself is depth 1); deeper → `ETOOLARGE`. Default 8. */
+  maxStateDepth: number;
+  /** Most keys and array items in one state or metadata; more → `ETOOLARGE`. Default 1 024. */
+  maxStateNodes: number;
+  /** Largest connection metadata, as serialised JSON bytes; larger → `ETOOLARGE`. Default 8 192. */
+  maxMetadataBytes: number;
+  /** Most rooms one connection may join, and separately subscribe to; beyond → `ELIMIT`. Default 100. */
+  maxRoomsPerConnection: number;
+  /** Longest room name in characters; longer → `EINVALID`. Default 256. */
+  maxRoomNameLength: number;
+  /** Sustained messages per second per connection (token bucket refill). Default 30. */
+  messagesPerSecond: number;
+  /**
+   * Bucket size: how many messages may arrive at once. Default 120, enough for a client
+   * that restores a few dozen rooms (join, subscribe, publish each) right after reconnecting.
+   */
+  burst: number;
+  /**
+   * Dropped (`ERATELIMIT`) messages tolerated within `floodWindowMs` before the socket is
+   * closed with 1008 (policy violation). Default 200.
+   */
+  maxDroppedMessages: number;
+  /** Window over which dropped messages are counted. Default 10 000 ms. */
+  floodWindowMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<PresenceLimits> = Object.freeze({
+  maxFrameBytes: 64 * 1024,
+  maxStateBytes: 8 * 1024,
+  maxStateDepth: 8,
+  maxStateNodes: 1024,
+  maxMetadataBytes: 8 * 1024,
+  maxRoomsPerConnection: 100,
+  maxRoomNameLength: 256,
+  messagesPerSecond: 30,
+  burst: 120,
+  maxDroppedMessages: 200,
+  floodWindowMs: 10_000,
+});
+
+export interface PresenceServerOptions {
+  /** Port for `listen()` when it is called without one. Default 0 (any free port). */
+  port?: number;
+  /** Host for `listen()`. Default `'127.0.0.1'`. */
+  host?: string;
+  /** URL path that accepts WebSocket upgrades. Default `'/'`. */
+  path?: string;
+  /** Attach to this existing HTTP server at `path` right away (same as calling `attach()`). */
+  server?: HttpServer;
+  /** Where presence lives. Default: a new `MemoryStore` (closed by `close()`; a store you pass is not). */
+  store?: PresenceStore;
+  /**
+   * Heartbeat interval in ms: each tick sends a Mesh `ping` frame and a WebSocket control
+   * ping to every connection. Default 5 000.
+   */
+  pingInterval?: number;
+  /**
+   * Ticks in a row with nothing heard from a connection (no frame, no control pong) that it
+   * may miss; at the next tick it is closed and its presence removed. Default 2: with the
+   * default interval a silently dead client is gone within (2 + 1) × 5 s = 15 s, while a
+   * throttled background tab (which answers on message arrival, and whose network stack
+   * answers control pings) is never dropped.
+   */
+  maxMissedPongs?: number;
+  /**
+   * Authenticates the upgrade request. What it returns becomes the connection's metadata
+   * and is trusted: the client cannot change or remove those keys (`EREADONLY`). `null`
+   * or `undefined` (or a throw) refuses the upgrade with HTTP 401 and nothing else.
+   * Default: none (every connection starts without metadata).
+   */
+  authenticate?: Authenticate;
+  /**
+   * Accepted `Origin` header values, matched exactly (e.g. `'https://app.example.com'`).
+   * Others get HTTP 403 before the upgrade. A request without `Origin` (a non-browser
+   * client) is accepted. Default: every origin accepted, and the server says so once.
+   */
+  allowedOrigins?: string[];
+  /** Per-connection limits; each defaults as documented in `PresenceLimits`. */
+  limits?: Partial<PresenceLimits>;
+  /**
+   * Path of the health endpoint (`GET` → 200 `{status:'ok', connections, rooms}`) on the
+   * server `listen()` creates. Default `'/health'`; `false` disables it. With `attach()` the
+   * endpoint is not mounted on your server (it has its own request handler): call
+   * `presence.handleHealthRequest(req, res)` from it.
+   */
+  healthPath?: string | false;
+  /**
+   * How long `close()` waits for clients to answer the close handshake before it cuts the
+   * remaining sockets. Default 1 000 ms.
+   */
+  closeTimeout?: number;
+  /** Where the server logs. Default `console`. */
+  logger?: Logger;
+}

@@ -1,0 +1,703 @@
+/**
+ * The presence server: upgrade handling (path, origin, authentication), connection life
+ * (assign-id, heartbeats, rate limits, bad-frame handling), dispatch to the command
+ * handlers, and fan-out of store events to local subscribers.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import {
+  CloseCode,
+  Command,
+  ErrorCode,
+  errorPayload,
+  isPlainObject,
+  type Frame,
+  type Metadata,
+  type PresenceState,
+  type PresenceUpdate,
+} from '../protocol.js';
+import { Connection } from './connection.js';
+import { createCommandTable, failureReply, Refusal, ReplyThen, type CommandSpec, type ServerCore } from './handlers.js';
+import { MemoryStore } from './memory-store.js';
+import {
+  DEFAULT_LIMITS,
+  type ConnectionInfo,
+  type Logger,
+  type PresenceLimits,
+  type PresenceServerOptions,
+  type TrackPresenceOptions,
+} from './options.js';
+import type { PresenceStore, RoomSnapshot, StoreEvent } from './store.js';
+
+export interface JoinEvent {
+  roomName: string;
+  connectionId: string;
+  metadata: Metadata | null;
+}
+
+export interface LeaveEvent {
+  roomName: string;
+  connectionId: string;
+}
+
+export interface RoomPresence {
+  present: string[];
+  states: Record<string, PresenceState>;
+  metadata: Record<string, Metadata | null>;
+}
+
+/** Counters for tests and monitoring. */
+export interface PresenceServerStats {
+  /** Store events received. */
+  readonly events: number;
+  /** Event frames serialised (at most one per event, none for an event nobody here subscribes to). */
+  readonly serializations: number;
+  /** Event frames written to sockets. */
+  readonly framesSent: number;
+}
+
+export interface PresenceServer {
+  /**
+   * Starts an HTTP server of its own (with the health endpoint) and accepts upgrades at
+   * `path`. Resolves with the `ws://` URL, path included. Port default `options.port` or 0,
+   * host default `options.host` or `'127.0.0.1'`.
+   */
+  listen(port?: number, host?: string): Promise<string>;
+  /**
+   * Accepts upgrades for `path` (default `options.path` or `'/'`) on an existing HTTP
+   * server; upgrades for other paths are left to other listeners. The health endpoint is
+   * not mounted: call `handleHealthRequest` from your request handler.
+   */
+  attach(httpServer: HttpServer, path?: string): void;
+  /** The `ws://` URL once listening (or attached to a listening server), else undefined. */
+  readonly url: string | undefined;
+  /**
+   * Tracks presence for rooms matching `pattern` (a string matches exactly). Without any
+   * call every room is tracked; after the first one, only matching rooms are (the first
+   * matching pattern's options apply).
+   */
+  trackPresence(pattern: string | RegExp, options?: TrackPresenceOptions): void;
+  /** The room's presence now. */
+  getPresence(roomName: string): Promise<RoomPresence>;
+  /** Sets a room's metadata (`null` removes it); clients read it with `mesh/get-room-metadata`. */
+  setRoomMetadata(roomName: string, metadata: Metadata | null): Promise<void>;
+  /** Called for every join this instance learns of (from the store). Returns an unsubscribe function. */
+  onJoin(callback: (event: JoinEvent) => void): () => void;
+  /** Called for every leave this instance learns of. Returns an unsubscribe function. */
+  onLeave(callback: (event: LeaveEvent) => void): () => void;
+  /**
+   * Answers `GET`/`HEAD` on the health path with 200 `{status:'ok', connections, rooms}`.
+   * Returns false (and does nothing) for any other request.
+   */
+  handleHealthRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Graceful shutdown: refuses new upgrades, closes every socket with `code` (default 1012,
+   * service restart, so clients reconnect at once), waits for them (cutting those that do
+   * not answer within `closeTimeout`), removes their presence, clears every timer, closes
+   * its own HTTP server and its own store. Calling it again returns the same promise.
+   */
+  close(options?: { code?: number }): Promise<void>;
+  /** Open connections on this instance. */
+  readonly connectionCount: number;
+  /** Random id of this server instance; connections are registered in the store under it. */
+  readonly instanceId: string;
+  readonly stats: PresenceServerStats;
+}
+
+interface Tracker {
+  pattern: string | RegExp;
+  options: TrackPresenceOptions;
+}
+
+const PING_FRAME = Buffer.from(JSON.stringify({ command: Command.ping, payload: {} }));
+/** Commands a client sends without expecting a reply. */
+const NON_REQUESTS: ReadonlySet<string> = new Set([Command.pong, Command.latencyResponse]);
+
+const silentNoop = (): void => {};
+
+function newConnectionId(): string {
+  // 96 random bits, url-safe, 16 characters.
+  return randomBytes(12).toString('base64url');
+}
+
+function notFoundMessage(command: unknown): string {
+  return typeof command === 'string' ? `unknown command "${command.slice(0, 64)}"` : 'the frame has no command';
+}
+
+function encode(frame: Frame): Buffer {
+  return Buffer.from(JSON.stringify(frame));
+}
+
+function formatUrl(address: AddressInfo | string | null, path: string, fallbackHost: string): string | undefined {
+  if (!address || typeof address === 'string') return undefined;
+  let host = address.address;
+  if (host === '0.0.0.0' || host === '::') host = fallbackHost === '0.0.0.0' || fallbackHost === '::' ? '127.0.0.1' : fallbackHost;
+  if (host.includes(':')) host = `[${host}]`;
+  return `ws://${host}:${address.port}${path}`;
+}
+
+/**
+ * Subscribers of one room on this instance. The value is the sequence number of the
+ * snapshot the subscriber received (later events only are sent), or, while its snapshot
+ * is being taken, the buffer of events that arrived meanwhile.
+ */
+type RoomSubscribers = Map<Connection, number | StoreEvent[]>;
+
+class PresenceServerImpl implements PresenceServer, ServerCore {
+  readonly instanceId = randomBytes(9).toString('base64url');
+  readonly store: PresenceStore;
+  readonly limits: PresenceLimits;
+  readonly #options: PresenceServerOptions;
+  readonly #ownsStore: boolean;
+  readonly #logger: Logger;
+  readonly #pingInterval: number;
+  readonly #maxMissedPongs: number;
+  readonly #closeTimeout: number;
+  readonly #path: string;
+  readonly #wss: WebSocketServer;
+  readonly #commands: Map<string, CommandSpec> = createCommandTable();
+  readonly #connections = new Map<string, Connection>();
+  readonly #subscribers = new Map<string, RoomSubscribers>();
+  readonly #trackers: Tracker[] = [];
+  readonly #joinHooks = new Set<(e: JoinEvent) => void>();
+  readonly #leaveHooks = new Set<(e: LeaveEvent) => void>();
+  readonly #cleanups = new Set<Promise<void>>();
+  readonly #attached: Array<{ server: HttpServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
+  readonly #unsubscribeStore: () => void;
+  #httpServer: HttpServer | undefined;
+  #urlServer: { server: HttpServer; path: string; host: string } | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+  #originWarningDone = false;
+  #anyTtl = false;
+  #stats = { events: 0, serializations: 0, framesSent: 0 };
+
+  constructor(options: PresenceServerOptions = {}) {
+    this.#options = options;
+    this.#logger = options.logger ?? console;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#pingInterval = options.pingInterval ?? 5_000;
+    this.#maxMissedPongs = options.maxMissedPongs ?? 2;
+    this.#closeTimeout = options.closeTimeout ?? 1_000;
+    this.#path = options.path ?? '/';
+    for (const [name, value] of Object.entries({
+      pingInterval: this.#pingInterval,
+      maxMissedPongs: this.#maxMissedPongs,
+      ...this.limits,
+    })) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new TypeError(`mesh-presence: option ${name} must be a finite number >= 0, got ${String(value)}`);
+      }
+    }
+    if (this.#pingInterval <= 0) throw new TypeError('mesh-presence: pingInterval must be greater than 0');
+    this.#ownsStore = !options.store;
+    this.store = options.store ?? new MemoryStore();
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.limits.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.#unsubscribeStore = this.store.subscribe((event) => this.#onStoreEvent(event));
+    if (options.server) this.attach(options.server, this.#path);
+  }
+
+  // ---- public API ------------------------------------------------------------------
+
+  get url(): string | undefined {
+    const u = this.#urlServer;
+    return u ? formatUrl(u.server.address(), u.path, u.host) : undefined;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  get stats(): PresenceServerStats {
+    return { ...this.#stats };
+  }
+
+  async listen(port = this.#options.port ?? 0, host = this.#options.host ?? '127.0.0.1'): Promise<string> {
+    if (this.#closing) throw new Error('mesh-presence: the server is closed');
+    if (this.#httpServer) throw new Error('mesh-presence: listen() was already called');
+    const server = createServer((req, res) => {
+      if (this.handleHealthRequest(req, res)) return;
+      const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+      res.writeHead(pathname === this.#path ? 426 : 404, { 'content-type': 'text/plain' });
+      res.end(pathname === this.#path ? 'Upgrade to WebSocket required\n' : 'Not found\n');
+    });
+    this.#httpServer = server;
+    this.attach(server, this.#path);
+    this.#urlServer = { server, path: this.#path, host };
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.url!;
+  }
+
+  attach(httpServer: HttpServer, path = this.#path): void {
+    if (this.#closing) throw new Error('mesh-presence: the server is closed');
+    const own = httpServer === this.#httpServer;
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      void this.#onUpgrade(req, socket, head, path, own);
+    };
+    httpServer.on('upgrade', listener);
+    this.#attached.push({ server: httpServer, listener });
+    this.#urlServer ??= { server: httpServer, path, host: '127.0.0.1' };
+    this.#start();
+  }
+
+  trackPresence(pattern: string | RegExp, options: TrackPresenceOptions = {}): void {
+    if (typeof pattern !== 'string' && !(pattern instanceof RegExp)) {
+      throw new TypeError('mesh-presence: trackPresence pattern must be a string or a RegExp');
+    }
+    if (options.ttl !== undefined && (!Number.isFinite(options.ttl) || options.ttl < 0)) {
+      throw new TypeError('mesh-presence: trackPresence ttl must be a finite number >= 0');
+    }
+    this.#trackers.push({ pattern, options });
+    if (options.ttl) this.#anyTtl = true;
+  }
+
+  async getPresence(roomName: string): Promise<RoomPresence> {
+    const { present, states, metadata } = await this.store.snapshot(roomName);
+    return { present, states, metadata };
+  }
+
+  async setRoomMetadata(roomName: string, metadata: Metadata | null): Promise<void> {
+    if (metadata !== null && !isPlainObject(metadata)) {
+      throw new TypeError('mesh-presence: room metadata must be a plain object or null');
+    }
+    await this.store.setRoomMetadata(roomName, metadata);
+  }
+
+  onJoin(callback: (event: JoinEvent) => void): () => void {
+    this.#joinHooks.add(callback);
+    return () => this.#joinHooks.delete(callback);
+  }
+
+  onLeave(callback: (event: LeaveEvent) => void): () => void {
+    this.#leaveHooks.add(callback);
+    return () => this.#leaveHooks.delete(callback);
+  }
+
+  handleHealthRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const healthPath = this.#options.healthPath ?? '/health';
+    if (healthPath === false || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== healthPath) return false;
+    this.store.roomCount().then(
+      (rooms) => {
+        const body = JSON.stringify({ status: 'ok', connections: this.#connections.size, rooms });
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (err: unknown) => {
+        this.#logger.error('mesh-presence: health check failed:', err);
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: 'error' }));
+      },
+    );
+    return true;
+  }
+
+  close(options: { code?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(options.code ?? CloseCode.serviceRestart);
+    return this.#closing;
+  }
+
+  // ---- ServerCore (used by the handlers) -------------------------------------------
+
+  async checkAccess(conn: Connection, roomName: string): Promise<TrackPresenceOptions> {
+    const tracking = this.#tracking(roomName);
+    if (!tracking) throw new Refusal(ErrorCode.forbidden, `presence is not tracked for room "${roomName}"`);
+    if (tracking.guard && !(await tracking.guard(conn, roomName))) {
+      throw new Refusal(ErrorCode.forbidden, `not allowed in room "${roomName}"`);
+    }
+    return tracking;
+  }
+
+  async subscribe(conn: Connection, roomName: string): Promise<{ snapshot: RoomSnapshot; flush: () => void }> {
+    let subs = this.#subscribers.get(roomName);
+    if (!subs) {
+      subs = new Map();
+      this.#subscribers.set(roomName, subs);
+    }
+    const existing = subs.get(conn);
+    if (typeof existing === 'number') {
+      // Already subscribed: a fresh snapshot, and the live stream goes on unchanged.
+      return { snapshot: await this.store.snapshot(roomName), flush: silentNoop };
+    }
+    const buffer: StoreEvent[] = Array.isArray(existing) ? existing : [];
+    subs.set(conn, buffer);
+    (conn.subscriptions ??= new Set()).add(roomName);
+    let snapshot: RoomSnapshot;
+    try {
+      snapshot = await this.store.snapshot(roomName);
+    } catch (err) {
+      this.unsubscribe(conn, roomName);
+      throw err;
+    }
+    // Events keep buffering until the reply is written, so that none arrives before it.
+    const flush = (): void => {
+      const current = this.#subscribers.get(roomName);
+      // Unsubscribed or closed meanwhile: nothing to send.
+      if (current?.get(conn) !== buffer) return;
+      current.set(conn, snapshot.seq);
+      for (const event of buffer) if (event.seq > snapshot.seq) this.#sendEvent(conn, event);
+    };
+    return { snapshot, flush };
+  }
+
+  unsubscribe(conn: Connection, roomName: string): boolean {
+    const subs = this.#subscribers.get(roomName);
+    const had = subs?.delete(conn) ?? false;
+    if (subs && subs.size === 0) this.#subscribers.delete(roomName);
+    conn.subscriptions?.delete(roomName);
+    return had;
+  }
+
+  async canSee(conn: Connection, targetId: string): Promise<boolean> {
+    if (!conn.rooms?.size && !conn.subscriptions?.size) return false;
+    for (const roomName of await this.store.roomsOf(targetId)) {
+      if (conn.rooms?.has(roomName) || conn.subscriptions?.has(roomName)) return true;
+    }
+    return false;
+  }
+
+  // ---- internals -------------------------------------------------------------------
+
+  #tracking(roomName: string): TrackPresenceOptions | null {
+    if (this.#trackers.length === 0) return {};
+    for (const { pattern, options } of this.#trackers) {
+      if (typeof pattern === 'string') {
+        if (pattern === roomName) return options;
+        continue;
+      }
+      pattern.lastIndex = 0; // a /g or /y pattern would otherwise remember its last match
+      if (pattern.test(roomName)) return options;
+    }
+    return null;
+  }
+
+  #start(): void {
+    if (!this.#originWarningDone) {
+      this.#originWarningDone = true;
+      if (!this.#options.allowedOrigins) {
+        this.#logger.warn(
+          'mesh-presence: no allowedOrigins given, so WebSocket connections from every origin are accepted',
+        );
+      }
+    }
+    if (!this.#heartbeat) {
+      this.#heartbeat = setInterval(() => this.#tick(), this.#pingInterval);
+      this.#heartbeat.unref();
+    }
+  }
+
+  /** One timer for every connection: close the silent ones, ping the others. */
+  #tick(): void {
+    for (const conn of this.#connections.values()) {
+      if (conn.missed >= this.#maxMissedPongs) {
+        this.#logger.info(`mesh-presence: connection ${conn.id} missed ${conn.missed} pings, closing it`);
+        conn.ws.terminate();
+        continue;
+      }
+      conn.missed++;
+      conn.send(PING_FRAME);
+      try {
+        // Browsers answer control pings from the network stack, even in throttled tabs.
+        conn.ws.ping();
+      } catch {
+        // the socket is closing; its close event cleans up
+      }
+    }
+  }
+
+  #reject(socket: Duplex, status: number, text: string): void {
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroy();
+  }
+
+  async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, own: boolean): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      if (own) this.#reject(socket, 400, 'Bad Request');
+      return;
+    }
+    if (url.pathname !== path) {
+      // On a user's server another listener may own this path; ours has no other.
+      if (own) this.#reject(socket, 404, 'Not Found');
+      return;
+    }
+    socket.on('error', silentNoop);
+    if (this.#closing) return this.#reject(socket, 503, 'Service Unavailable');
+    const origin = req.headers.origin;
+    const allowed = this.#options.allowedOrigins;
+    if (allowed && origin !== undefined && !allowed.includes(origin)) {
+      return this.#reject(socket, 403, 'Forbidden');
+    }
+    let metadata: Metadata | null = null;
+    if (this.#options.authenticate) {
+      try {
+        const result = await this.#options.authenticate(req, { token: url.searchParams.get('token'), url });
+        if (result === null || result === undefined) return this.#reject(socket, 401, 'Unauthorized');
+        if (!isPlainObject(result)) throw new TypeError('authenticate must return a plain object or null');
+        metadata = result;
+      } catch (err) {
+        this.#logger.error('mesh-presence: authenticate threw; refusing the connection:', err);
+        return this.#reject(socket, 401, 'Unauthorized');
+      }
+      if (this.#closing) return this.#reject(socket, 503, 'Service Unavailable');
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', silentNoop);
+      this.#onConnection(ws, req, metadata);
+    });
+  }
+
+  #onConnection(ws: WebSocket, req: IncomingMessage, metadata: Metadata | null): void {
+    const conn = new Connection(newConnectionId(), ws, metadata, req.socket.remoteAddress, this.limits.burst);
+    ws.on('error', (err) => {
+      // e.g. a frame above maxPayload (ws closes with 1009) or invalid UTF-8 (1007)
+      this.#logger.info(`mesh-presence: connection ${conn.id}: ${err.message}`);
+    });
+    ws.on('close', () => this.#onClose(conn));
+    ws.on('pong', () => {
+      conn.missed = 0;
+    });
+    ws.on('message', (data, isBinary) => this.#onMessage(conn, data as Buffer, isBinary));
+    this.#connections.set(conn.id, conn);
+    this.store.addConnection(conn.id, metadata, this.instanceId).then(
+      () => {
+        if (conn.closed) return;
+        conn.send(encode({ command: Command.assignId, payload: conn.id }));
+      },
+      (err: unknown) => {
+        this.#logger.error('mesh-presence: could not register a connection:', err);
+        ws.close(CloseCode.tryAgainLater, 'store unavailable');
+      },
+    );
+  }
+
+  #onClose(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.#connections.delete(conn.id);
+    if (conn.subscriptions) {
+      for (const roomName of conn.subscriptions) {
+        const subs = this.#subscribers.get(roomName);
+        subs?.delete(conn);
+        if (subs?.size === 0) this.#subscribers.delete(roomName);
+      }
+      conn.subscriptions = null;
+    }
+    const cleanup = this.store
+      .removeConnection(conn.id)
+      .then(silentNoop, (err: unknown) => this.#logger.error(`mesh-presence: cleanup of ${conn.id} failed:`, err))
+      .finally(() => this.#cleanups.delete(cleanup));
+    this.#cleanups.add(cleanup);
+  }
+
+  #pushError(conn: Connection, code: string, message: string): void {
+    conn.send(encode({ command: Command.error, payload: errorPayload(code, message) }));
+  }
+
+  #reply(conn: Connection, id: number, command: string, payload: unknown): void {
+    conn.send(encode({ id, command, payload }));
+  }
+
+  #onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
+    conn.missed = 0;
+    const l = this.limits;
+    const verdict = conn.takeToken(Date.now(), l.messagesPerSecond, l.burst, l.maxDroppedMessages, l.floodWindowMs);
+    if (verdict === 'close') {
+      if (conn.ws.readyState === WebSocket.OPEN) {
+        this.#logger.warn(`mesh-presence: connection ${conn.id} kept flooding past the rate limit, closing it`);
+        conn.ws.close(CloseCode.policyViolation, 'message rate limit exceeded');
+        // a flooder may not bother with the close handshake
+        setTimeout(() => conn.ws.terminate(), this.#closeTimeout).unref();
+      }
+      return;
+    }
+    if (isBinary) {
+      return this.#pushError(conn, ErrorCode.binary, 'binary frames are not accepted; send UTF-8 JSON text frames');
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.#pushError(conn, ErrorCode.badJson, 'the frame is not valid JSON');
+    }
+    if (!isPlainObject(frame)) {
+      return this.#pushError(conn, ErrorCode.badFrame, 'a frame must be a JSON object {id?, command, payload}');
+    }
+    const { id, command, payload } = frame;
+    if (typeof command === 'string' && NON_REQUESTS.has(command)) {
+      if (verdict === 'ok' && command === Command.pong && this.#anyTtl) this.#refreshTtl(conn);
+      return;
+    }
+    const spec = typeof command === 'string' ? this.#commands.get(command) : undefined;
+    const usableId = typeof id === 'number' && Number.isFinite(id);
+    if (!usableId && id === undefined && !spec) {
+      return this.#pushError(conn, ErrorCode.notFound, notFoundMessage(command));
+    }
+    if (!usableId) {
+      const what = typeof command === 'string' ? ` (command "${command.slice(0, 64)}")` : '';
+      return this.#pushError(
+        conn,
+        ErrorCode.badFrame,
+        id === undefined ? `a request needs a numeric id${what}` : `the request id must be a finite number${what}`,
+      );
+    }
+    const commandName = typeof command === 'string' ? command : '';
+    if (verdict === 'drop') {
+      return this.#reply(
+        conn,
+        id,
+        commandName,
+        errorPayload(ErrorCode.rateLimited, `more than ${l.messagesPerSecond} messages per second; this one was dropped`),
+      );
+    }
+    if (!spec) return this.#reply(conn, id, commandName, errorPayload(ErrorCode.notFound, notFoundMessage(command)));
+    void this.#run(conn, id, commandName, spec, payload);
+  }
+
+  async #run(conn: Connection, id: number, command: string, spec: CommandSpec, payload: unknown): Promise<void> {
+    let result: unknown;
+    try {
+      result = await spec.run(conn, payload, this);
+    } catch (err) {
+      if (err instanceof Refusal) {
+        result = failureReply(spec.kind, err.code, err.message);
+      } else {
+        this.#logger.error(`mesh-presence: command ${command} failed:`, err);
+        result = failureReply(spec.kind, ErrorCode.server, 'internal server error');
+      }
+    }
+    if (result instanceof ReplyThen) {
+      this.#reply(conn, id, command, result.payload);
+      result.after();
+    } else {
+      this.#reply(conn, id, command, result);
+    }
+  }
+
+  #refreshTtl(conn: Connection): void {
+    if (!conn.rooms) return;
+    for (const roomName of conn.rooms) {
+      if (this.#tracking(roomName)?.ttl) {
+        this.store.refresh(roomName, conn.id).catch((err: unknown) => {
+          this.#logger.error('mesh-presence: presence refresh failed:', err);
+        });
+      }
+    }
+  }
+
+  #onStoreEvent(event: StoreEvent): void {
+    this.#stats.events++;
+    const local = this.#connections.get(event.connectionId);
+    if (local) {
+      // Keep the connection's mirror of its rooms true (e.g. after a ttl expiry).
+      if (event.type === 'leave') local.rooms?.delete(event.roomName);
+      else if (event.type === 'join') (local.rooms ??= new Set()).add(event.roomName);
+    }
+    if (event.type === 'join') {
+      for (const hook of this.#joinHooks) {
+        this.#safely(() => hook({ roomName: event.roomName, connectionId: event.connectionId, metadata: event.metadata }));
+      }
+    } else if (event.type === 'leave') {
+      for (const hook of this.#leaveHooks) {
+        this.#safely(() => hook({ roomName: event.roomName, connectionId: event.connectionId }));
+      }
+    }
+    const subs = this.#subscribers.get(event.roomName);
+    if (!subs) return;
+    let frame: Buffer | undefined;
+    for (const [conn, since] of subs) {
+      if (typeof since !== 'number') {
+        since.push(event);
+      } else if (event.seq > since) {
+        frame ??= this.#encodeEvent(event);
+        conn.send(frame);
+        this.#stats.framesSent++;
+      }
+    }
+  }
+
+  #sendEvent(conn: Connection, event: StoreEvent): void {
+    conn.send(this.#encodeEvent(event));
+    this.#stats.framesSent++;
+  }
+
+  /** The one place an event becomes a frame. */
+  #encodeEvent(event: StoreEvent): Buffer {
+    this.#stats.serializations++;
+    const payload: PresenceUpdate = {
+      type: event.type,
+      connectionId: event.connectionId,
+      roomName: event.roomName,
+      timestamp: event.timestamp,
+    };
+    if (event.type === 'state') payload.state = event.state;
+    else if (event.type === 'join') payload.metadata = event.metadata;
+    return encode({ command: Command.presenceUpdate, payload });
+  }
+
+  #safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#logger.error('mesh-presence: a presence hook threw:', err);
+    }
+  }
+
+  async #close(code: number): Promise<void> {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    const sockets = [...this.#connections.values()].map((conn) => conn.ws);
+    await Promise.all(
+      sockets.map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            const timer = setTimeout(() => ws.terminate(), this.#closeTimeout);
+            ws.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            ws.close(code, code === CloseCode.serviceRestart ? 'server restart' : 'server closing');
+          }),
+      ),
+    );
+    await Promise.all([...this.#cleanups]);
+    for (const { server, listener } of this.#attached) server.off('upgrade', listener);
+    this.#attached.length = 0;
+    this.#wss.close();
+    if (this.#httpServer) {
+      const server = this.#httpServer;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    this.#unsubscribeStore();
+    if (this.#ownsStore) await this.store.close();
+  }
+}
+
+/** Creates a presence server. Call `listen()` or `attach()` (or pass `options.server`). */
+export function createPresenceServer(options?: PresenceServerOptions): PresenceServer {
+  return new PresenceServerImpl(options);
+}
+
+export type { ConnectionInfo };

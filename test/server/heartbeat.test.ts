@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { WebSocket } from 'ws';
+import { connectRaw, type RawClient } from '../helpers/raw-client.js';
+import { startServer } from '../helpers/server.js';
+
+type T = { after(fn: () => unknown): void };
+
+const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function connect(t: T, url: string, options?: Parameters<typeof connectRaw>[1]): Promise<RawClient> {
+  const c = await connectRaw(url, options);
+  t.after(() => c.close());
+  return c;
+}
+
+describe('heartbeats', () => {
+  test('every interval brings a Mesh ping frame and a control ping', async (t) => {
+    const { url } = await startServer(t, { pingInterval: 40 });
+    const a = await connect(t, url);
+    let controlPings = 0;
+    a.ws.on('ping', () => controlPings++);
+    await a.waitFor((f) => f.command === 'ping', 1000);
+    await settle(130);
+    const pings = a.frames.filter((f) => f.command === 'ping');
+    assert.ok(pings.length >= 2, `${pings.length} pings`);
+    assert.deepEqual(pings[0], { command: 'ping', payload: {} });
+    assert.ok(controlPings >= 2, `${controlPings} control pings`);
+  });
+
+  test('a silently dead client is closed and leaves within about two intervals', async (t) => {
+    const interval = 100;
+    const { server, url } = await startServer(t, { pingInterval: interval, maxMissedPongs: 1 });
+    const watcher = await connect(t, url);
+    await watcher.request('mesh/subscribe-presence', { roomName: 'r' });
+    // answers nothing: neither Mesh pings nor control pings
+    const dead = await connect(t, url, { answerPings: false });
+    await dead.request('mesh/join-room', { roomName: 'r' });
+    await dead.request('mesh/publish-presence-state', { roomName: 'r', state: { here: true } });
+    const lastHeard = Date.now();
+    const leave = await watcher.waitFor(
+      (f) => f.payload?.type === 'leave' && f.payload.connectionId === dead.id,
+      interval * 6,
+    );
+    const elapsed = Date.now() - lastHeard;
+    assert.ok(elapsed <= interval * 2 + 150, `left after ${elapsed} ms`);
+    assert.ok(elapsed >= interval - 20, `not before an interval was missed (${elapsed} ms)`);
+    assert.equal(leave.payload.roomName, 'r');
+    assert.deepEqual((await server.getPresence('r')).present, []);
+    assert.deepEqual((await server.getPresence('r')).states, {});
+    assert.equal((await dead.closed).code, 1006, 'terminated, no close handshake');
+    // the watcher, which answers pings, is still fine
+    assert.equal(await watcher.request('mesh/noop'), true);
+  });
+
+  test('a client that answers only control pings (network stack) stays', async (t) => {
+    const { url } = await startServer(t, { pingInterval: 30, maxMissedPongs: 1 });
+    const ws = new WebSocket(url); // autoPong on, but never sends a frame
+    t.after(() => ws.close());
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    let closed = false;
+    ws.on('close', () => (closed = true));
+    await settle(200);
+    assert.equal(closed, false);
+  });
+
+  test('a client that answers only Mesh pings (no control pongs) stays', async (t) => {
+    const { url } = await startServer(t, { pingInterval: 30, maxMissedPongs: 1 });
+    const a = await connect(t, url, { answerPings: true });
+    // turn off control pongs, keep the frame-level answers
+    (a.ws as unknown as { _autoPong: boolean })._autoPong = false;
+    await a.request('mesh/join-room', { roomName: 'r' });
+    await settle(200);
+    assert.equal(a.ws.readyState, WebSocket.OPEN);
+    assert.deepEqual((await a.request('mesh/get-presence-state', { roomName: 'r' })).present, [a.id]);
+  });
+
+  test('with maxMissedPongs 2, two silent intervals are tolerated, the third closes', async (t) => {
+    const interval = 60;
+    const { url } = await startServer(t, { pingInterval: interval, maxMissedPongs: 2 });
+    const dead = await connect(t, url, { answerPings: false });
+    const start = Date.now();
+    await dead.closed;
+    const elapsed = Date.now() - start;
+    assert.ok(elapsed >= interval * 2 - 20 && elapsed <= interval * 3 + 100, `closed after ${elapsed} ms`);
+  });
+});
