@@ -1,0 +1,271 @@
+import { css } from 'lit';
+
+export const styles = css`
+  :host {
+    display: inline-block;
+  }
+
+  :host([hidden]) {
+    display: none;
+  }
+
+  .base {
+    --_size: var(--mesh-avatars-size, 2rem);
+    --_overlap: var(--mesh-avatars-overlap, 0.5rem);
+    --_ring-color: var(--mesh-avatars-ring-color, var(--mesh-color-surface, #fff));
+    --_ring-width: var(--mesh-avatars-ring-width, 2px);
+    --_duration: var(--mesh-avatars-animation-duration, 200ms);
+    position: relative;
+    display: inline-flex;
+    align-items: center;
+    font-family: inherit;
+    line-height: 1;
+  }
+
+  .stack {
+    display: flex;
+    align-items: center;
+  }
+
+  .avatar,
+  .overflow {
+    box-sizing: border-box;
+    inline-size: var(--_size);
+    block-size: var(--_size);
+    border-radius: 50%;
+    border: var(--_ring-width) solid var(--_ring-color);
+    flex: none;
+  }
+
+  .avatar {
+    position: relative;
+    display: inline-flex;
+    align-items: center;
+    justify-content: center;
+    background: var(--_color);
+    color: var(--mesh-avatars-initials-color, #fff);
+  }
+
+  .item {
+    position: relative;
+    display: inline-flex;
+  }
+
+  .stack > .item + .item,
+  .stack + .overflow {
+    margin-inline-start: calc(-1 * var(--_overlap));
+  }
+
+  .avatar.self {
+    border-color: var(--mesh-avatars-self-ring-color, var(--_ring-color));
+  }
+
+  .face {
+    display: flex;
+    align-items: center;
+    justify-content: center;
+    inline-size: 100%;
+    block-size: 100%;
+    border-radius: 50%;
+    overflow: hidden;
+  }
+
+  .image {
+    inline-size: 100%;
+    block-size: 100%;
+    object-fit: cover;
+  }
+
+  .initials {
+    font-size: calc(var(--_size) * 0.4);
+    font-weight: 600;
+    letter-spacing: 0.02em;
+    user-select: none;
+  }
+
+  .status {
+    position: absolute;
+    inset-block-end: calc(-1 * var(--_ring-width));
+    inset-inline-end: calc(-1 * var(--_ring-width));
+    box-sizing: border-box;
+    inline-size: calc(var(--_size) * 0.34);
+    block-size: calc(var(--_size) * 0.34);
+    border-radius: 50%;
+    border: var(--_ring-width) solid var(--_ring-color);
+    background: var(--mesh-avatars-status-color, var(--mesh-color-neutral, #6b7280));
+  }
+
+  .status[data-status='online'] {
+    background: var(--mesh-avatars-status-online-color, var(--mesh-color-online, #16a34a));
+  }
+  .status[data-status='away'] {
+    background: var(--mesh-avatars-status-away-color, var(--mesh-color-away, #d97706));
+  }
+  .status[data-status='busy'] {
+    background: var(--mesh-avatars-status-busy-color, var(--mesh-color-busy, #dc2626));
+  }
+  .status[data-status='dnd'],
+  .status[data-status='do-not-disturb'] {
+    background: var(--mesh-avatars-status-dnd-color, var(--mesh-color-dnd, #991b1b));
+  }
+
+  .badge {
+    position: absolute;
+    inset-block-start: calc(-1 * var(--_ring-width) - 0.15rem);
+    inset-inline-end: calc(-1 * var(--_ring-width) - 0.15rem);
+    min-inline-size: 1rem;
+    padding: 0.1rem 0.2rem;
+    box-sizing: border-box;
+    border-radius: 999px;
+    font-size: 0.625rem;
+    font-weight: 600;
+    text-align: center;
+    background: var(--mesh-avatars-badge-background, #1f2937);
+    color: var(--mesh-avatars-badge-color, #fff);
+  }
+
+  .tooltip {
+    position: absolute;
+    inset-block-start: calc(100% + 0.35rem);
+    inset-inline-start: 50%;
+    translate: -50% 0;
+    z-index: 2;
+    padding: 0.25rem 0.5rem;
+    border-radius: var(--mesh-radius-small, 0.25rem);
+    white-space: nowrap;
+    font-size: 0.75rem;
+    background: var(--mesh-avatars-tooltip-background, #111827);
+    color: var(--mesh-avatars-tooltip-color, #fff);
+    pointer-events: none;
+    opacity: 0;
+    visibility: hidden;
+    transition: opacity 120ms;
+  }
+  :host(:dir(rtl)) .tooltip {
+    translate: 50% 0;
+  }
+  .item:hover {
+    z-index: 1;
+  }
+  .item:hover .tooltip {
+    opacity: 1;
+    visibility: visible;
+  }
+
+  .overflow {
+    display: inline-flex;
+    align-items: center;
+    justify-content: center;
+    padding: 0;
+    font: inherit;
+    font-size: calc(var(--_size) * 0.36);
+    font-weight: 600;
+    cursor: pointer;
+    background: var(--mesh-avatars-overflow-background, #e5e7eb);
+    color: var(--mesh-avatars-overflow-color, #111827);
+  }
+  .overflow:focus-visible {
+    outline: 2px solid var(--mesh-avatars-focus-ring-color, var(--mesh-color-focus, #2563eb));
+    outline-offset: 2px;
+  }
+
+  .list {
+    position: absolute;
+    inset-block-start: calc(100% + 0.35rem);
+    inset-inline-start: 0;
+    z-index: 3;
+    min-inline-size: 12rem;
+    max-block-size: 18rem;
+    overflow: auto;
+    margin: 0;
+    padding: 0.25rem;
+    list-style: none;
+    border-radius: var(--mesh-radius-medium, 0.5rem);
+    border: 1px solid var(--mesh-avatars-list-border-color, #d1d5db);
+    background: var(--mesh-avatars-list-background, var(--mesh-color-surface, #fff));
+    color: var(--mesh-avatars-list-color, #111827);
+    box-shadow: 0 4px 16px rgb(0 0 0 / 0.12);
+  }
+  .list[hidden] {
+    display: none;
+  }
+
+  .list-item {
+    display: flex;
+    align-items: center;
+    gap: 0.5rem;
+    padding: 0.25rem 0.375rem;
+    font-size: 0.875rem;
+  }
+  .list-item .avatar {
+    --_size: var(--mesh-avatars-list-size, 1.5rem);
+  }
+  .list-item .who {
+    display: flex;
+    flex-direction: column;
+    gap: 0.125rem;
+  }
+  .list-item .status-text {
+    font-size: 0.75rem;
+    color: var(--mesh-avatars-list-secondary-color, #4b5563);
+  }
+
+  /* Last known users while the connection is down. */
+  .stale .avatar {
+    filter: grayscale(1);
+    border-style: dashed;
+  }
+
+  .entering {
+    animation: mesh-avatars-enter var(--_duration) ease-out;
+  }
+  .leaving {
+    animation: mesh-avatars-leave var(--_duration) ease-in forwards;
+    pointer-events: none;
+  }
+  @keyframes mesh-avatars-enter {
+    from {
+      opacity: 0;
+      scale: 0.4;
+    }
+  }
+  @keyframes mesh-avatars-leave {
+    to {
+      opacity: 0;
+      scale: 0.4;
+    }
+  }
+
+  @media (prefers-reduced-motion: reduce) {
+    .entering,
+    .leaving {
+      animation: none;
+    }
+    .tooltip {
+      transition: none;
+    }
+  }
+
+  @media (forced-colors: active) {
+    .avatar,
+    .overflow,
+    .status {
+      border-color: CanvasText;
+    }
+    .status {
+      forced-color-adjust: none;
+    }
+  }
+
+  .visually-hidden {
+    position: absolute;
+    inline-size: 1px;
+    block-size: 1px;
+    padding: 0;
+    margin: -1px;
+    overflow: hidden;
+    clip: rect(0 0 0 0);
+    white-space: nowrap;
+    border: 0;
+  }
+`;

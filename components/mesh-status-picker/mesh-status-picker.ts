@@ -1,0 +1,527 @@
+import { LitElement, html, nothing, type PropertyValues } from 'lit';
+import { property, query, state } from 'lit/decorators.js';
+import { styleMap } from 'lit/directives/style-map.js';
+import { consume } from '@lit/context';
+import { roomContext, type RoomContextValue } from '../context.js';
+import { IdleController } from '../controllers/idle-controller.js';
+import { UserChannel, type UserChannelMessage } from '../controllers/user-channel.js';
+import { MeshStatusChangeEvent } from '../events/mesh-status-change-event.js';
+import { styles } from './mesh-status-picker.styles.js';
+
+/** The statuses offered when the element has no `<option>` children. */
+export const DEFAULT_STATUSES = ['online', 'away', 'busy', 'dnd'] as const;
+export type DefaultStatus = (typeof DEFAULT_STATUSES)[number];
+
+const DEFAULT_LABELS: Record<DefaultStatus, string> = {
+  online: 'Online',
+  away: 'Away',
+  busy: 'Busy',
+  dnd: 'Do not disturb',
+};
+
+/** Chosen statuses that auto-away leaves alone: the user asked not to be disturbed. */
+const NEVER_AUTO_AWAY = new Set(['busy', 'dnd', 'away']);
+const TYPE_AHEAD_RESET = 500;
+
+/** One choice in the picker. */
+export interface StatusOption {
+  value: string;
+  label: string;
+  /** A CSS colour for the dot, or '' for the built-in colour of the value. */
+  color: string;
+  disabled: boolean;
+}
+
+/** localStorage key of the user's persisted choice. */
+function storageKey(userId: string): string {
+  return `mesh-presence/user/${userId}/status`;
+}
+
+function readStored(userId: string): string | null {
+  try {
+    return localStorage.getItem(storageKey(userId));
+  } catch {
+    return null; // storage unavailable (private mode, sandboxed frame)
+  }
+}
+
+function writeStored(userId: string, value: string): void {
+  try {
+    localStorage.setItem(storageKey(userId), value);
+  } catch {
+    // storage unavailable: the choice lasts for this page only
+  }
+}
+
+let nextId = 0;
+
+/**
+ * @summary Lets the local user choose their status (online, away, busy, do not
+ * disturb, or custom ones) and publishes it to the room.
+ *
+ * A button that opens a listbox (arrow keys, Home/End, Enter/Space, Escape, type-ahead;
+ * focus returns to the button). The choice is kept in `localStorage` per user (it wins
+ * over the `value` attribute, which is only the initial default) and follows at once in
+ * the user's other tabs, each of which publishes it on its own connection.
+ *
+ * Custom statuses: put `<option value="ready" data-color="#16a34a">Ready</option>`
+ * children in the element (read from the light DOM, not rendered; `disabled` options
+ * are shown but cannot be chosen). Without them it offers online / away / busy / dnd.
+ *
+ * With `auto-away="<ms>"` it shows and publishes `away` after that long without
+ * activity in any of the user's tabs, and the chosen status again on activity. It
+ * applies only when an `away` option exists, and never overrides a chosen `busy`,
+ * `dnd` or `away`.
+ *
+ * Must be inside a `<mesh-presence-room>`; elsewhere it warns once and publishes nothing.
+ *
+ * @fires {MeshStatusChangeEvent} mesh-status-change - The user chose a status in this element.
+ *
+ * @csspart base - The wrapper of button and listbox.
+ * @csspart button - The button that opens the listbox.
+ * @csspart status-dot - The coloured dot, in the button and in each option.
+ * @csspart label - The label of the current status in the button.
+ * @csspart listbox - The popup list of statuses.
+ * @csspart option - One status in the list.
+ * @csspart option-label - The label inside an option.
+ *
+ * @cssprop [--mesh-status-picker-online-color=var(--mesh-color-online, #16a34a)] - Dot colour of `online`.
+ * @cssprop [--mesh-status-picker-away-color=var(--mesh-color-away, #d97706)] - Dot colour of `away`.
+ * @cssprop [--mesh-status-picker-busy-color=var(--mesh-color-busy, #dc2626)] - Dot colour of `busy`.
+ * @cssprop [--mesh-status-picker-dnd-color=var(--mesh-color-dnd, #991b1b)] - Dot colour of `dnd`.
+ * @cssprop [--mesh-status-picker-neutral-color=var(--mesh-color-neutral, #6b7280)] - Dot colour of other values without `data-color`.
+ * @cssprop [--mesh-status-picker-dot-size=0.625em] - Diameter of the dots.
+ * @cssprop [--mesh-status-picker-background=var(--mesh-color-surface, #fff)] - Button and listbox background.
+ * @cssprop [--mesh-status-picker-color=var(--mesh-color-text, inherit)] - Text colour.
+ * @cssprop [--mesh-status-picker-border-color=var(--mesh-color-border, #d1d5db)] - Border colour.
+ * @cssprop [--mesh-status-picker-radius=var(--mesh-radius-medium, 0.375rem)] - Corner radius.
+ * @cssprop [--mesh-status-picker-focus-ring-color=var(--mesh-color-focus, #2563eb)] - Focus outline colour.
+ * @cssprop [--mesh-status-picker-option-active-background=var(--mesh-color-hover, #eff6ff)] - Background of the highlighted option.
+ * @cssprop [--mesh-status-picker-shadow=0 4px 12px rgb(0 0 0 / 0.12)] - Shadow of the listbox.
+ * @cssprop [--mesh-status-picker-z-index=10] - Stacking level of the listbox.
+ */
+export class MeshStatusPicker extends LitElement {
+  static override styles = styles;
+
+  private __idle = new IdleController(this, {
+    timeout: () => this.__autoAway(),
+    onChange: () => this.requestUpdate(),
+  });
+
+  @consume({ context: roomContext, subscribe: true })
+  @state()
+  private _room?: RoomContextValue;
+
+  @state() private _open = false;
+  /** Index of the highlighted option while the listbox is open. */
+  @state() private _active = -1;
+  @state() private _options: StatusOption[] = [];
+
+  /**
+   * The current status: the chosen one, or `away` while auto-away is in effect.
+   * Setting it (after the element is first rendered) chooses a status like the user
+   * does, minus the event: it is published, persisted and sent to the other tabs. The
+   * attribute, and the property set before the first render, are only the initial
+   * default, which a persisted choice overrides. Default: the first option (`online`).
+   */
+  @property()
+  get value(): string {
+    return this.__effective();
+  }
+  set value(value: string) {
+    if (!this.__initialised) {
+      this.__default = value;
+      return;
+    }
+    this.__choose(value, false);
+  }
+
+  /** Accessible name of the control, also read before the status on the button. Default: "Status". */
+  @property() label = 'Status';
+
+  /**
+   * Ms without activity in any of the user's tabs after which `away` is shown and
+   * published; 0 or absent switches it off. Default: 0.
+   */
+  @property({ type: Number, attribute: 'auto-away' }) autoAway = 0;
+
+  @query('[part~="button"]') private _button!: HTMLButtonElement;
+  @query('[part~="listbox"]') private _listbox!: HTMLElement;
+
+  private __initialised = false;
+  private __default: string | null = null;
+  /** The status chosen (by the user, code, another tab, storage or the default). */
+  private __choice = '';
+  /** Whether the choice came from the user or code, not from the defaults. */
+  private __chosen = false;
+  private __userId: string | null = null;
+  private __channel: UserChannel | null = null;
+  private __unsubscribe: (() => void) | null = null;
+  private __published = '';
+  private __observer: MutationObserver | null = null;
+  private __typeAhead = '';
+  private __typeAheadTimer: ReturnType<typeof setTimeout> | undefined;
+  private __warned = new Set<string>();
+  private __idPrefix = `mesh-status-picker-${nextId++}`;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.__observer = new MutationObserver(() => this.__readOptions());
+    this.__observer.observe(this, { childList: true, subtree: true, characterData: true, attributes: true });
+    if (this.__initialised) this.__syncUser();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.__observer?.disconnect();
+    this.__observer = null;
+    this.__closeChannel();
+    this.__userId = null;
+    this._open = false;
+    clearTimeout(this.__typeAheadTimer);
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    const first = !this.__initialised;
+    if (first) {
+      this.__initialised = true;
+      this.__readOptions();
+    }
+    if (first || changed.has('_room' as keyof MeshStatusPicker)) this.__syncUser();
+    if (changed.has('autoAway')) this.__idle.update();
+  }
+
+  protected override updated(): void {
+    this.__publish();
+    if (this._open) {
+      this.shadowRoot?.getElementById(`${this.__idPrefix}-option-${this._active}`)?.scrollIntoView?.({ block: 'nearest' });
+    }
+  }
+
+  protected override async firstUpdated(): Promise<void> {
+    // Give a room defined later in the same task a chance to answer the context request.
+    await new Promise((resolve) => setTimeout(resolve));
+    if (!this._room && this.isConnected) this.__warnOnce('room', 'is not inside a <mesh-presence-room>; it publishes nothing.');
+  }
+
+  /** The options offered, from `<option>` children or the defaults. */
+  get options(): readonly StatusOption[] {
+    return this._options;
+  }
+
+  /** Open the listbox and move focus into it. */
+  show(): void {
+    if (this._open) return;
+    const selected = this._options.findIndex((o) => o.value === this.value);
+    this._active = selected >= 0 ? selected : this.__step(-1, 1);
+    this._open = true;
+    void this.updateComplete.then(() => this._listbox?.focus());
+  }
+
+  /** Close the listbox; `returnFocus` puts focus back on the button. */
+  hide(returnFocus = true): void {
+    if (!this._open) return;
+    this._open = false;
+    if (returnFocus) void this.updateComplete.then(() => this._button?.focus());
+  }
+
+  // --- status logic ---
+
+  private __effective(): string {
+    const choice = this.__choice || this.__default || this._options[0]?.value || DEFAULT_STATUSES[0];
+    if (this.__idle.idle && !NEVER_AUTO_AWAY.has(choice) && this._options.some((o) => o.value === 'away')) return 'away';
+    return choice;
+  }
+
+  private __isValid(value: string): boolean {
+    return this._options.some((o) => o.value === value && !o.disabled);
+  }
+
+  /** Set the initial choice: the persisted one, else the `value` default, else the first option. */
+  private __resolveInitial(): void {
+    const stored = this.__userId !== null ? readStored(this.__userId) : null;
+    if (stored !== null && this.__isValid(stored)) {
+      this.__choice = stored;
+    } else if (this.__default !== null && this.__isValid(this.__default)) {
+      this.__choice = this.__default;
+    } else {
+      if (this.__default !== null && this.__default !== '') {
+        const valid = this._options.map((o) => o.value).join(', ');
+        this.__warnOnce('value', `has an invalid value "${this.__default}" (options: ${valid}); using "${this._options[0]?.value}".`);
+      }
+      this.__choice = this._options.find((o) => !o.disabled)?.value ?? '';
+    }
+    this.requestUpdate('value');
+  }
+
+  /** Make `value` the choice: persist, tell the other tabs, publish. */
+  private __choose(value: string, fromUser: boolean): void {
+    if (!this.__isValid(value)) {
+      this.__warnOnce('value', `cannot choose "${value}": it is not one of the options.`);
+      return;
+    }
+    const previous = this.value;
+    this.__choice = value;
+    this.__chosen = true;
+    if (this.__userId !== null) writeStored(this.__userId, value);
+    this.__channel?.post({ type: 'status', value });
+    this.requestUpdate('value', previous);
+    if (fromUser && this.value !== previous) this.dispatchEvent(new MeshStatusChangeEvent({ value: this.value, previous }));
+  }
+
+  /** Follow the room's local user: their persisted choice and their tabs' channel. */
+  private __syncUser(): void {
+    const userId = this._room?.self.id ?? '';
+    if (userId === this.__userId && this.__channel) return;
+    this.__closeChannel();
+    this.__userId = userId;
+    this.__channel = new UserChannel(userId);
+    this.__unsubscribe = this.__channel.subscribe(this.__onChannel);
+    this.__idle.setChannel(this.__channel);
+    const stored = readStored(userId);
+    if (stored !== null && this.__isValid(stored)) {
+      const previous = this.value;
+      this.__choice = stored;
+      this.requestUpdate('value', previous);
+    } else if (!this.__chosen) {
+      this.__resolveInitial();
+    }
+  }
+
+  private __closeChannel(): void {
+    this.__unsubscribe?.();
+    this.__unsubscribe = null;
+    this.__idle.setChannel(null);
+    this.__channel?.close();
+    this.__channel = null;
+  }
+
+  private __onChannel = (message: UserChannelMessage): void => {
+    // Another tab of this user chose: follow without an event (it was not chosen here).
+    if (message.type !== 'status' || !this.__isValid(message.value) || message.value === this.__choice) return;
+    const previous = this.value;
+    this.__choice = message.value;
+    this.__chosen = true;
+    this.requestUpdate('value', previous);
+  };
+
+  /** Tell the room, once per distinct (room, user, joined, status). */
+  private __publish(): void {
+    const room = this._room;
+    const status = this.value;
+    if (!room || !status) return;
+    const key = JSON.stringify([room.room, room.self.id, room.joined, status]);
+    if (key === this.__published) return;
+    this.__published = key;
+    room.setStatus(status);
+  }
+
+  private __readOptions(): void {
+    const children = [...this.children].filter((c): c is HTMLOptionElement => c instanceof HTMLOptionElement);
+    const options: StatusOption[] = children.length
+      ? children.map((o) => ({
+          value: o.value,
+          label: o.label || o.value,
+          color: o.dataset.color ?? '',
+          disabled: o.disabled,
+        }))
+      : DEFAULT_STATUSES.map((value) => ({ value, label: DEFAULT_LABELS[value], color: '', disabled: false }));
+    const same = options.length === this._options.length &&
+      options.every((o, i) => JSON.stringify(o) === JSON.stringify(this._options[i]));
+    if (same) return;
+    this._options = options;
+    if (!this.__initialised) return;
+    if (!this.__chosen || !this.__isValid(this.__choice)) {
+      this.__chosen = this.__chosen && this.__isValid(this.__choice);
+      this.__resolveInitial();
+    }
+    if (this._active >= options.length) this._active = options.length - 1;
+  }
+
+  private __autoAway(): number {
+    const ms = this.autoAway;
+    if (ms === 0 || ms === null || ms === undefined) return 0;
+    if (Number.isFinite(ms) && ms > 0) return ms;
+    this.__warnOnce('auto-away', `has an invalid auto-away "${this.getAttribute('auto-away') ?? ms}"; auto-away is off.`);
+    return 0;
+  }
+
+  private __warnOnce(key: string, message: string): void {
+    if (this.__warned.has(key)) return;
+    this.__warned.add(key);
+    console.warn(`<mesh-status-picker> ${message}`, this);
+  }
+
+  // --- keyboard and pointer ---
+
+  /** Index of the next enabled option from `from` in direction `dir` (stays put at the ends). */
+  private __step(from: number, dir: 1 | -1): number {
+    for (let i = from + dir; i >= 0 && i < this._options.length; i += dir) {
+      if (!this._options[i]!.disabled) return i;
+    }
+    return from >= 0 && from < this._options.length ? from : -1;
+  }
+
+  private __onButtonClick = (): void => {
+    if (this._open) this.hide();
+    else this.show();
+  };
+
+  private __onButtonKeydown = (event: KeyboardEvent): void => {
+    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    event.preventDefault();
+    this.show();
+    const selected = this._options.findIndex((o) => o.value === this.value);
+    if (selected < 0) this._active = event.key === 'ArrowDown' ? this.__step(-1, 1) : this.__step(this._options.length, -1);
+  };
+
+  private __onListKeydown = (event: KeyboardEvent): void => {
+    const last = this._options.length;
+    switch (event.key) {
+      case 'ArrowDown':
+        this._active = this.__step(this._active, 1);
+        break;
+      case 'ArrowUp':
+        this._active = this.__step(this._active, -1);
+        break;
+      case 'Home':
+        this._active = this.__step(-1, 1);
+        break;
+      case 'End':
+        this._active = this.__step(last, -1);
+        break;
+      case 'Enter':
+      case ' ':
+        if (this._typeAheadActive() && event.key === ' ') {
+          this.__onTypeAhead(event.key);
+          break;
+        }
+        this.__pick(this._active);
+        break;
+      case 'Escape':
+        this.hide();
+        break;
+      case 'Tab':
+        this.hide(false);
+        return; // let focus move on
+      default:
+        if (event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+          this.__onTypeAhead(event.key);
+          break;
+        }
+        return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+  };
+
+  private _typeAheadActive(): boolean {
+    return this.__typeAhead !== '';
+  }
+
+  private __onTypeAhead(char: string): void {
+    clearTimeout(this.__typeAheadTimer);
+    this.__typeAhead += char.toLowerCase();
+    this.__typeAheadTimer = setTimeout(() => (this.__typeAhead = ''), TYPE_AHEAD_RESET);
+    const n = this._options.length;
+    // A single letter cycles through matches; a longer string refines the current one.
+    const start = this.__typeAhead.length === 1 ? this._active + 1 : Math.max(this._active, 0);
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      const option = this._options[i]!;
+      if (!option.disabled && option.label.toLowerCase().startsWith(this.__typeAhead)) {
+        this._active = i;
+        return;
+      }
+    }
+  }
+
+  private __pick(index: number): void {
+    const option = this._options[index];
+    if (!option || option.disabled) return;
+    this.hide();
+    this.__choose(option.value, true);
+  }
+
+  private __onOptionClick = (event: MouseEvent): void => {
+    const li = (event.target as Element).closest('[role="option"]');
+    if (li) this.__pick(Number((li as HTMLElement).dataset.index));
+  };
+
+  private __onOptionHover = (event: PointerEvent): void => {
+    const li = (event.target as Element).closest('[role="option"]');
+    if (li) {
+      const index = Number((li as HTMLElement).dataset.index);
+      if (!this._options[index]?.disabled) this._active = index;
+    }
+  };
+
+  private __onFocusOut = (event: FocusEvent): void => {
+    // Focus left the whole control (a click elsewhere, Tab): close without stealing focus.
+    const next = event.relatedTarget;
+    if (!(next instanceof Node) || !this.shadowRoot?.contains(next)) this.hide(false);
+  };
+
+  // --- rendering ---
+
+  private __dot(option: Pick<StatusOption, 'value' | 'color'>) {
+    return html`<span
+      part="status-dot"
+      class="dot"
+      data-status=${option.value}
+      style=${styleMap(option.color ? { '--_color': option.color } : {})}
+    ></span>`;
+  }
+
+  protected override render() {
+    const value = this.value;
+    const current = this._options.find((o) => o.value === value) ?? { value, label: value, color: '', disabled: false };
+    const id = this.__idPrefix;
+    const open = this._open;
+    return html`
+      <div part="base" class="base" @focusout=${this.__onFocusOut}>
+        <button
+          part="button"
+          class="button"
+          type="button"
+          aria-haspopup="listbox"
+          aria-expanded=${open ? 'true' : 'false'}
+          aria-controls="${id}-listbox"
+          @click=${this.__onButtonClick}
+          @keydown=${this.__onButtonKeydown}
+        >
+          ${this.__dot(current)}<span class="visually-hidden">${this.label}: </span
+          ><span part="label">${current.label}</span><span class="caret" aria-hidden="true"></span>
+        </button>
+        <ul
+          part="listbox"
+          class="listbox"
+          id="${id}-listbox"
+          role="listbox"
+          tabindex="-1"
+          aria-label=${this.label}
+          aria-activedescendant=${open && this._active >= 0 ? `${id}-option-${this._active}` : nothing}
+          ?hidden=${!open}
+          @keydown=${this.__onListKeydown}
+          @click=${this.__onOptionClick}
+          @pointermove=${this.__onOptionHover}
+        >
+          ${this._options.map(
+            (option, i) => html`<li
+              part="option"
+              class="option ${i === this._active ? 'active' : ''}"
+              id="${id}-option-${i}"
+              role="option"
+              data-index=${i}
+              data-value=${option.value}
+              aria-selected=${option.value === value ? 'true' : 'false'}
+              aria-disabled=${option.disabled ? 'true' : nothing}
+            >
+              ${this.__dot(option)}<span part="option-label">${option.label}</span>
+            </li>`,
+          )}
+        </ul>
+      </div>
+    `;
+  }
+}

@@ -1,0 +1,369 @@
+import { expect, fixture, fixtureCleanup, html, oneEvent } from '@open-wc/testing';
+import { emulateMedia, sendKeys } from '@web/test-runner-commands';
+import '../../components/mesh-avatars/register.js';
+import '../../components/mesh-presence-room/register.js';
+import type { MeshAvatars } from '../../components/mesh-avatars/mesh-avatars.js';
+import type { MeshPresenceRoom } from '../../components/mesh-presence-room/mesh-presence-room.js';
+import { makeUser, type MeshTestRoom } from './helpers/fake-room.js';
+import type { PresenceUser } from '../../components/context.js';
+import { getClient, resetClients } from '../../src/client/index.js';
+import { getServerUrl, waitServerPresence } from './helpers/server-url.js';
+import { contextOf, pause, uniqueRoom, until, userUrl } from './helpers/room-test-utils.js';
+
+const ada = makeUser({ id: 'u-ada', name: 'Ada Lovelace', status: 'online' });
+const bo = makeUser({ id: 'u-bo', name: 'Bo', status: 'busy', tabCount: 3 });
+const me = makeUser({ id: 'me', name: 'Me Myself', self: true, status: 'away' });
+
+async function mount(users: PresenceUser[], attrs = ''): Promise<{ room: MeshTestRoom; avatars: MeshAvatars }> {
+  const room = await fixture<MeshTestRoom>(html`<mesh-test-room></mesh-test-room>`);
+  room.setRoom({ users });
+  room.innerHTML = `<mesh-avatars ${attrs}></mesh-avatars>`;
+  const avatars = room.querySelector('mesh-avatars')!;
+  await avatars.updateComplete;
+  return { room, avatars };
+}
+
+function many(count: number): PresenceUser[] {
+  return Array.from({ length: count }, (_, i) => makeUser({ id: `u${i}`, name: `User ${i}` }));
+}
+
+const parts = (el: MeshAvatars, part: string) => [...el.shadowRoot!.querySelectorAll<HTMLElement>(`[part~="${part}"]`)];
+const stackIds = (el: MeshAvatars) =>
+  [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="stack"] [part~="avatar"]')].map((a) => a.dataset.userId);
+const itemTexts = (el: MeshAvatars) =>
+  [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="stack"] [role="listitem"]')].map((li) => li.textContent!.replace(/\s+/g, ' ').trim());
+
+describe('<mesh-avatars> rendering', () => {
+  it('renders initials on a colour from the user id, and an image when there is one', async () => {
+    const withImage = makeUser({ id: 'u-img', name: 'Cy', avatar: 'data:image/gif;base64,R0lGODlhAQABAAAAACw=' });
+    const { avatars } = await mount([ada, withImage]);
+    const [first, second] = parts(avatars, 'avatar');
+    expect(first!.querySelector('[part~="initials"]')!.textContent).to.equal('AL');
+    expect(getComputedStyle(first!).backgroundColor).to.match(/^rgb/);
+    expect(second!.querySelector('[part~="image"]')!.getAttribute('src')).to.equal(withImage.avatar);
+    expect(second!.querySelector('[part~="initials"]')).to.equal(null);
+  });
+
+  it('falls back to initials when the image fails to load', async () => {
+    const broken = makeUser({ id: 'u-x', name: 'Xe Broken', avatar: 'data:image/png;base64,AAAA' });
+    const { avatars } = await mount([broken]);
+    const img = parts(avatars, 'image')[0]!;
+    if (!img.matches(':not([src])')) await oneEvent(img, 'error');
+    await avatars.updateComplete;
+    expect(parts(avatars, 'initials')[0]!.textContent).to.equal('XB');
+  });
+
+  it('derives the same colour for the same id and different ones for others', async () => {
+    const { avatars } = await mount([ada, bo]);
+    const again = await mount([makeUser({ id: 'u-ada', name: 'Other name' })]);
+    const colour = (el: MeshAvatars, i: number) => getComputedStyle(parts(el, 'avatar')[i]!).backgroundColor;
+    expect(colour(avatars, 0)).to.equal(colour(again.avatars, 0));
+    expect(colour(avatars, 0)).not.to.equal(colour(avatars, 1));
+  });
+
+  it('uses the user colour when given', async () => {
+    const { avatars } = await mount([makeUser({ id: 'u-c', color: 'rgb(1, 2, 3)' })]);
+    expect(getComputedStyle(parts(avatars, 'avatar')[0]!).backgroundColor).to.equal('rgb(1, 2, 3)');
+  });
+
+  it('shows a status dot with a per-status part and says the status', async () => {
+    const { avatars } = await mount([ada, bo]);
+    const dots = parts(avatars, 'status');
+    expect(dots.map((d) => d.getAttribute('part'))).to.deep.equal([
+      'status status-dot status-online',
+      'status status-dot status-busy',
+    ]);
+    expect(itemTexts(avatars)[1]).to.contain('Bo').and.contain('busy');
+  });
+
+  it('puts the local user first, marked "you", with the self part', async () => {
+    const { avatars } = await mount([ada, me, bo]);
+    expect(stackIds(avatars)).to.deep.equal(['me', 'u-ada', 'u-bo']);
+    expect(parts(avatars, 'self').map((a) => a.dataset.userId)).to.deep.equal(['me']);
+    expect(itemTexts(avatars)[0]).to.contain('Me Myself (you)');
+  });
+
+  it('self-position="last" and "hidden" move or hide the local user', async () => {
+    const last = await mount([me, ada, bo], 'self-position="last"');
+    expect(stackIds(last.avatars)).to.deep.equal(['u-ada', 'u-bo', 'me']);
+    const hidden = await mount([me, ada], 'self-position="hidden"');
+    expect(stackIds(hidden.avatars)).to.deep.equal(['u-ada']);
+  });
+
+  it('shows at most max avatars and a +N disclosure button for the rest', async () => {
+    const { avatars } = await mount(many(8));
+    expect(parts(avatars, 'avatar').filter((a) => a.closest('[part~="stack"]'))).to.have.length(5);
+    const button = parts(avatars, 'overflow')[0] as HTMLButtonElement;
+    expect(button.tagName).to.equal('BUTTON');
+    expect(button.textContent!.replace(/\s+/g, ' ').trim()).to.equal('+3 more people');
+    expect(button.getAttribute('aria-expanded')).to.equal('false');
+    const list = parts(avatars, 'list')[0]!;
+    expect(button.getAttribute('aria-controls')).to.equal(list.id);
+    expect(list.hidden).to.equal(true);
+
+    button.click();
+    await avatars.updateComplete;
+    expect(button.getAttribute('aria-expanded')).to.equal('true');
+    expect(list.hidden).to.equal(false);
+    const entries = parts(avatars, 'list-item').map((li) => li.textContent!.replace(/\s+/g, ' ').trim());
+    expect(entries).to.have.length(3);
+    entries.forEach((text, i) => expect(text).to.match(new RegExp(`User ${i + 5} online$`)));
+  });
+
+  it('max is configurable; with no overflow there is no button', async () => {
+    const { avatars } = await mount(many(3), 'max="2"');
+    expect(stackIds(avatars)).to.deep.equal(['u0', 'u1']);
+    expect(parts(avatars, 'overflow')[0]!.textContent!.trim()).to.match(/^\+1 more person$/);
+    avatars.max = 3;
+    await avatars.updateComplete;
+    expect(parts(avatars, 'overflow')).to.have.length(0);
+  });
+
+  it('Escape closes the list and returns focus to the button; a click outside closes it', async () => {
+    const { avatars } = await mount(many(7));
+    const button = parts(avatars, 'overflow')[0] as HTMLButtonElement;
+    button.focus();
+    await sendKeys({ press: 'Enter' });
+    await avatars.updateComplete;
+    expect(button.getAttribute('aria-expanded')).to.equal('true');
+    await sendKeys({ press: 'Escape' });
+    await avatars.updateComplete;
+    expect(button.getAttribute('aria-expanded')).to.equal('false');
+    expect(avatars.shadowRoot!.activeElement).to.equal(button);
+
+    button.click();
+    await avatars.updateComplete;
+    document.body.click();
+    await avatars.updateComplete;
+    expect(button.getAttribute('aria-expanded')).to.equal('false');
+  });
+
+  it('shows a tab-count badge only with show-tab-count and more than one tab', async () => {
+    const without = await mount([ada, bo]);
+    expect(parts(without.avatars, 'badge')).to.have.length(0);
+    const { avatars } = await mount([ada, bo], 'show-tab-count');
+    const badges = parts(avatars, 'badge');
+    expect(badges.map((b) => b.textContent)).to.deep.equal(['3']);
+    expect(itemTexts(avatars)[1]).to.contain('3 tabs');
+  });
+
+  it('shows the empty slot when nobody is there', async () => {
+    const room = await fixture<MeshTestRoom>(html`
+      <mesh-test-room><mesh-avatars><span slot="empty">Nobody here</span></mesh-avatars></mesh-test-room>
+    `);
+    const avatars = room.querySelector('mesh-avatars')!;
+    await avatars.updateComplete;
+    expect(avatars.shadowRoot!.querySelector<HTMLSlotElement>('slot[name="empty"]')!.assignedElements()).to.have.length(1);
+    expect(parts(avatars, 'stack')).to.have.length(0);
+    room.setRoom({ users: [ada] });
+    await avatars.updateComplete;
+    expect(avatars.shadowRoot!.querySelector('slot[name="empty"]')).to.equal(null);
+  });
+
+  it('marks stale users and says so', async () => {
+    const { room, avatars } = await mount([ada, bo]);
+    room.setRoom({ stale: true, status: 'reconnecting' });
+    await avatars.updateComplete;
+    expect(parts(avatars, 'base')[0]!.classList.contains('stale')).to.equal(true);
+    expect(parts(avatars, 'stack')[0]!.getAttribute('aria-label')).to.contain('connection lost');
+    expect(stackIds(avatars)).to.deep.equal(['u-ada', 'u-bo']);
+    room.setRoom({ stale: false, status: 'online' });
+    await avatars.updateComplete;
+    expect(parts(avatars, 'base')[0]!.classList.contains('stale')).to.equal(false);
+  });
+
+  it('animates arrivals and keeps a leaving user on screen until the animation ends', async () => {
+    const { room, avatars } = await mount([ada]);
+    avatars.style.setProperty('--mesh-avatars-animation-duration', '100ms');
+    room.setRoom({ users: [ada, bo] });
+    await avatars.updateComplete;
+    const boItem = () => avatars.shadowRoot!.querySelector('[data-user-id="u-bo"]')?.closest('[role="listitem"]');
+    expect(boItem()!.classList.contains('entering')).to.equal(true);
+    room.setRoom({ users: [bo] });
+    await avatars.updateComplete;
+    const adaItem = avatars.shadowRoot!.querySelector('[data-user-id="u-ada"]')!.closest('[role="listitem"]')!;
+    expect(adaItem.classList.contains('leaving')).to.equal(true);
+    expect(adaItem.getAttribute('aria-hidden')).to.equal('true');
+    await new Promise((r) => setTimeout(r, 250));
+    await avatars.updateComplete;
+    expect(stackIds(avatars)).to.deep.equal(['u-bo']);
+  });
+
+  it('with prefers-reduced-motion nothing animates and leavers go at once', async () => {
+    await emulateMedia({ reducedMotion: 'reduce' });
+    try {
+      const { room, avatars } = await mount([ada]);
+      room.setRoom({ users: [ada, bo] });
+      await avatars.updateComplete;
+      expect(avatars.shadowRoot!.querySelectorAll('.entering')).to.have.length(0);
+      room.setRoom({ users: [bo] });
+      await avatars.updateComplete;
+      expect(stackIds(avatars)).to.deep.equal(['u-bo']);
+    } finally {
+      await emulateMedia({ reducedMotion: 'no-preference' });
+    }
+  });
+
+  it('bad attribute values warn once and fall back to the defaults', async () => {
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args.join(' '));
+    try {
+      const { avatars } = await mount(many(7), 'max="lots" self-position="middle"');
+      expect(stackIds(avatars)).to.have.length(5);
+      avatars.requestUpdate();
+      await avatars.updateComplete;
+      expect(warnings.filter((w) => w.includes('max='))).to.have.length(1);
+      expect(warnings.filter((w) => w.includes('self-position='))).to.have.length(1);
+    } finally {
+      console.warn = original;
+    }
+  });
+
+  it('warns once when used outside a room and shows its empty state', async () => {
+    const warnings: string[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args.join(' '));
+    try {
+      const el = await fixture<MeshAvatars>(html`<mesh-avatars></mesh-avatars>`);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warnings.filter((w) => w.includes('not inside a <mesh-presence-room>'))).to.have.length(1);
+      expect(parts(el, 'stack')).to.have.length(0);
+    } finally {
+      console.warn = original;
+    }
+  });
+
+  describe('accessibility', () => {
+    it('is accessible when empty', async () => {
+      const { avatars } = await mount([]);
+      await expect(avatars).to.be.accessible();
+    });
+
+    it('is accessible when populated', async () => {
+      const { avatars } = await mount([me, ada, bo], 'show-tab-count');
+      await expect(avatars).to.be.accessible();
+      const names = [...avatars.shadowRoot!.querySelectorAll('[role="listitem"]')];
+      expect(names.every((n) => (n.textContent ?? '').trim().length > 0)).to.equal(true);
+    });
+
+    it('is accessible with the overflow list open', async () => {
+      const { avatars } = await mount([me, ...many(7)]);
+      (parts(avatars, 'overflow')[0] as HTMLButtonElement).click();
+      await avatars.updateComplete;
+      await expect(avatars).to.be.accessible();
+    });
+
+    it('is accessible when stale', async () => {
+      const { room, avatars } = await mount([ada, bo]);
+      room.setRoom({ stale: true });
+      await avatars.updateComplete;
+      await expect(avatars).to.be.accessible();
+    });
+  });
+});
+
+describe('<mesh-avatars> in a real room', () => {
+  let url: string;
+
+  before(async () => {
+    url = await getServerUrl();
+  });
+
+  afterEach(async () => {
+    fixtureCleanup();
+    await resetClients();
+  });
+
+  /** One simulated user: a room with avatars inside, on its own connection. */
+  async function user(n: number, room: string, userId: string, name: string, attrs = ''): Promise<{ room: MeshPresenceRoom; avatars: MeshAvatars }> {
+    const wrapper = await fixture<HTMLDivElement>(html`<div></div>`);
+    wrapper.innerHTML = `<mesh-presence-room url="${userUrl(url, n)}" room="${room}" user-id="${userId}" name="${name}">
+      <mesh-avatars ${attrs}></mesh-avatars></mesh-presence-room>`;
+    const roomEl = wrapper.querySelector('mesh-presence-room')!;
+    const avatars = wrapper.querySelector('mesh-avatars')!;
+    await roomEl.updateComplete;
+    await avatars.updateComplete;
+    return { room: roomEl, avatars };
+  }
+
+  async function shows(el: { room: MeshPresenceRoom; avatars: MeshAvatars }, wanted: string[]): Promise<void> {
+    await until(el.room, 'mesh-users-change', () => el.room.users.length === wanted.length, `${wanted.length} users`);
+    await el.avatars.updateComplete;
+    expect(stackIds(el.avatars)).to.deep.equal(wanted);
+  }
+
+  it('shows both users to each other, the local one first and marked "you"', async () => {
+    const room = uniqueRoom();
+    const a = await user(1, room, 'ada', 'Ada Lovelace');
+    const b = await user(2, room, 'bo', 'Bo Peep');
+    await shows(a, ['ada', 'bo']);
+    await shows(b, ['bo', 'ada']);
+    expect(itemTexts(b.avatars)[0]).to.contain('Bo Peep (you)');
+    expect(parts(b.avatars, 'initials').map((i) => i.textContent)).to.deep.equal(['BP', 'AL']);
+  });
+
+  it('shows a tab-count badge for a user with two tabs', async () => {
+    const room = uniqueRoom();
+    const observer = await user(1, room, 'obs', 'Observer', 'show-tab-count');
+    await user(2, room, 'ada', 'Ada');
+    await user(3, room, 'ada', 'Ada');
+    await until(observer.room, 'mesh-users-change', () => observer.room.users.find((u) => u.id === 'ada')?.tabCount === 2, 'two tabs');
+    await observer.avatars.updateComplete;
+    expect(parts(observer.avatars, 'badge').map((b) => b.textContent)).to.deep.equal(['2']);
+  });
+
+  it('a user who reloads does not flicker out and back in', async () => {
+    // without animations a user who left is removed at once, so any flicker shows in the DOM
+    await emulateMedia({ reducedMotion: 'reduce' });
+    try {
+      const room = uniqueRoom();
+      const observer = await user(1, room, 'obs', 'Observer');
+      const ada = await user(2, room, 'ada', 'Ada');
+      await shows(observer, ['obs', 'ada']);
+      const adaAvatar = observer.avatars.shadowRoot!.querySelector('[data-user-id="ada"]')!;
+      const removed: string[] = [];
+      const observerOfDom = new MutationObserver((records) => {
+        for (const r of records) for (const node of r.removedNodes) if (node instanceof Element) removed.push(node.outerHTML);
+      });
+      observerOfDom.observe(observer.avatars.shadowRoot!, { childList: true, subtree: true });
+
+      // the reload: the page's connection closes, a new one joins as the same user
+      const client = getClient(userUrl(url, 2));
+      await client.release();
+      const closed = new Promise<void>((resolve) => client.on('status', (s) => s === 'offline' && resolve()));
+      ada.room.parentElement!.remove();
+      await closed;
+      const again = await user(2, room, 'ada', 'Ada');
+      await shows(again, ['ada', 'obs']);
+      await waitServerPresence(room, 2);
+      await pause(150);
+      observerOfDom.disconnect();
+      await observer.avatars.updateComplete;
+      expect(observer.avatars.shadowRoot!.querySelector('[data-user-id="ada"]')).to.equal(adaAvatar);
+      expect(removed.filter((html) => html.includes('data-user-id="ada"'))).to.deep.equal([]);
+      expect(observer.avatars.shadowRoot!.querySelectorAll('.leaving')).to.have.length(0);
+    } finally {
+      await emulateMedia({ reducedMotion: 'no-preference' });
+    }
+  });
+
+  it('shows status changes of the other user', async () => {
+    const room = uniqueRoom();
+    const a = await user(1, room, 'ada', 'Ada');
+    const b = await user(2, room, 'bo', 'Bo');
+    await shows(b, ['bo', 'ada']);
+    contextOf(a.room).setStatus('busy');
+    await until(b.room, 'mesh-users-change', () => b.room.users.find((u) => u.id === 'ada')?.status === 'busy', 'busy');
+    await b.avatars.updateComplete;
+    expect(parts(b.avatars, 'status')[1]!.getAttribute('part')).to.contain('status-busy');
+  });
+
+  it('is accessible in a populated real room', async () => {
+    const room = uniqueRoom();
+    const a = await user(1, room, 'ada', 'Ada');
+    await user(2, room, 'bo', 'Bo');
+    await shows(a, ['ada', 'bo']);
+    await expect(a.avatars).to.be.accessible();
+  });
+});
