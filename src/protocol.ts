@@ -32,6 +32,8 @@ export const Command = {
   getRoomMetadata: 'mesh/get-room-metadata',
   // pushes
   presenceUpdate: 'mesh/presence-update',
+  /** Extension: a member's connection metadata changed (see `MetadataUpdate`). */
+  metadataUpdate: 'mesh/metadata-update',
   error: 'mesh/error',
 } as const;
 
@@ -116,6 +118,16 @@ export interface PresenceUpdate {
   timestamp: number;
   /** Extension: the joiner's metadata on `join`. */
   metadata?: Metadata | null;
+}
+
+/**
+ * Extension push `mesh/metadata-update`: a connection's metadata changed. Sent to the
+ * connections that may read it (those sharing a room with it, joined or subscribed), so
+ * that their metadata caches stay true. A plain Mesh peer never sends it.
+ */
+export interface MetadataUpdate {
+  connectionId: string;
+  metadata: Metadata | null;
 }
 
 // ---- request payloads -------------------------------------------------------------

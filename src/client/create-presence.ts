@@ -64,6 +64,8 @@ interface Conn<S> {
   /** Sequence number of the last state change; 0 = never had one. */
   changedAt: number;
   metadata: Metadata | null | undefined;
+  /** A `metadata` push arrived: a lookup started earlier must not overwrite it. */
+  metadataPushed?: boolean;
   /** Listed even without a key from this time on. */
   revealAt: number;
   /** It has taken over a held connection of its key (once). */
@@ -311,7 +313,7 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
     if (metadata === undefined) {
       // not primed (e.g. a plain Mesh join push): look it up, the key may be in it
       void client.getConnectionMetadata(id).then((md) => {
-        if (conns.get(id) !== conn) return;
+        if (conns.get(id) !== conn || conn.metadataPushed) return;
         conn.metadata = md;
         schedule();
       });
@@ -349,6 +351,21 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
     schedule();
   };
 
+  /** A member's metadata changed (our server's push): its user key may change too, so regroup. */
+  const offMetadata = client.on('metadata', ({ connectionId, metadata }) => {
+    if (disposed) return;
+    const conn = conns.get(connectionId);
+    const h = held.get(connectionId);
+    if (!conn && !h) return;
+    if (conn) {
+      conn.metadata = metadata;
+      conn.metadataPushed = true;
+    }
+    // a held connection keeps its key (it left under it) but shows the fresh metadata
+    if (h) h.metadata = metadata;
+    schedule();
+  });
+
   // ---- start ----------------------------------------------------------------------------
 
   const ready = (async (): Promise<{ success: boolean; error?: ResultError }> => {
@@ -358,6 +375,8 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
       // publish before subscribing, so that our own state is in the snapshot
       const stored = localState;
       const published = stored ? client.publishPresenceState(room, { state: stored }) : Promise.resolve(true);
+      // handled now: if watchPresence throws (the client closed meanwhile) it is never awaited
+      published.catch(() => undefined);
       watch = await refs.watchPresence(room, onPresence);
       await published;
       if (disposed || !watch.success) return failure(watch.error);
@@ -410,6 +429,7 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
       if (disposed) return;
       disposed = true;
       clearTimeout(timer);
+      offMetadata();
       channel?.close();
       detachStorage?.();
       await ready.catch(() => undefined);

@@ -1,6 +1,7 @@
 import {
   Command,
   ErrorCode,
+  FORBIDDEN_KEYS,
   expireAfterProblem,
   isErrorPayload,
   isPlainObject,
@@ -13,6 +14,7 @@ import {
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, MeshError, type MeshErrorEvent, type ResultError } from './errors.js';
 import { MetadataCache } from './metadata-cache.js';
+import { Pacer } from './pacer.js';
 import { PresenceSubscription, type PresenceCallback } from './presence-subscription.js';
 import { normalizeSnapshot, toMetadata, type NormalizedSnapshot } from './snapshot.js';
 import {
@@ -82,6 +84,12 @@ export interface MeshClientEvents {
   error: MeshErrorEvent;
   /** Round-trip time the server measured (`latency` push), ms. */
   latency: number;
+  /**
+   * A connection's metadata changed (extension push `mesh/metadata-update`, sent by our
+   * server to connections sharing a room with it). The cache is updated before this
+   * fires. A plain Mesh server never sends it.
+   */
+  metadata: { connectionId: string; metadata: Metadata | null };
 }
 
 /** Result of `joinRoom`. */
@@ -146,6 +154,31 @@ interface JoinedRoom {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: ResultError };
 
+/** A successful `setConnectionMetadata`, replayed on every new connection. */
+interface MetadataCall {
+  metadata: Metadata;
+  strategy: MetadataStrategy;
+}
+
+interface RoomOp {
+  /** Number of the room's last join/leave call (from a client-wide sequence, so never reused). */
+  op: number;
+  /** Calls and refreshes in flight that compare `op`; the entry goes when none is left. */
+  holds: number;
+}
+
+/** Background requests (restore, refresh) in flight at once. */
+const BACKGROUND_IN_FLIGHT = 8;
+/** First pause after `ERATELIMIT`, ms (doubles while refusals go on, up to `MAX_RATE_PAUSE`). */
+const FIRST_RATE_PAUSE = 250;
+const MAX_RATE_PAUSE = 4000;
+/** Timeouts of one background request before the connection is deemed sick and replaced. */
+const BACKGROUND_TIMEOUTS = 3;
+/** Remembered metadata steps that cannot be folded together; beyond, the oldest are folded approximately. */
+const MAX_METADATA_LOG = 32;
+/** Spread of the first reconnect after 1012, ms: a restarting server's clients do not all come back in one instant. */
+const RESTART_JITTER = 250;
+
 const METADATA_STRATEGIES: ReadonlySet<string> = new Set(['replace', 'merge', 'deepMerge']);
 const NOOP = (): void => {};
 
@@ -191,10 +224,20 @@ export class MeshClient extends Emitter<MeshClientEvents> {
   private readonly pending = new Map<number, Pending>();
   private connectWaiters: Array<{ resolve: () => void; reject: (e: MeshError) => void }> = [];
   private readonly rooms = new Map<string, JoinedRoom>();
-  /** Bumped by every join/leave call of a room; a late join reply of a stale call is not recorded. */
-  private readonly roomOps = new Map<string, number>();
+  /**
+   * Per room with a join/leave call or refresh in flight: the number of the last call, so
+   * that a late reply of a stale call is not recorded. Idle rooms are pruned.
+   */
+  private readonly roomOps = new Map<string, RoomOp>();
+  private opSeq = 0;
+  /** Rooms whose refresh is still on its way (paced or retried): the next tick skips them. */
+  private readonly refreshing = new Set<string>();
   private readonly subs = new Map<string, PresenceSubscription>();
   private readonly metadata = new MetadataCache();
+  /** `setConnectionMetadata` calls that succeeded, folded where exact; replayed on restore. */
+  private metadataLog: MetadataCall[] = [];
+  /** Paces restore and refresh traffic of the current connection. */
+  private pacer = newPacer();
 
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -294,6 +337,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (this.closed) return;
     this.closed = true;
     this.clearTimers();
+    this.pacer.dispose();
     this.detachPage?.();
     this.detachPage = undefined;
     const socket = this.socket;
@@ -307,8 +351,10 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (hadConnection) this._emit('disconnect', { code: 1000, reason: 'client closed' });
     this._removeAllListeners();
     this.rooms.clear();
+    this.roomOps.clear();
     this.subs.clear();
     this.metadata.clear();
+    this.metadataLog = [];
     if (socket) await closeSocket(socket);
   }
 
@@ -394,6 +440,12 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     this.assigned = false;
     this.gen++;
     this.clearTimers();
+    // restore traffic of the old connection stops waiting; the next one gets a fresh pacer
+    this.pacer.dispose();
+    this.pacer = newPacer();
+    // pushes held for a snapshot came on the old connection: none may be replayed after
+    // the snapshot of a new one, including for a subscription whose first reply was lost
+    for (const sub of this.subs.values()) sub.buffer = [];
     const willRetry = this.opts.reconnect !== null || this.suspended;
     for (const entry of [...this.pending.values()]) {
       if (entry.gen !== null) this.settle(entry, closedError(entry.command, 'the connection closed during restore'));
@@ -422,9 +474,12 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       this._emit('reconnectfailed', undefined);
       return;
     }
-    // a server restarting (1012) asks for an immediate first attempt
+    // a server restarting (1012) asks for an immediate first attempt, spread a little so
+    // that all of its clients do not land on the next instance in the same instant
     const delay =
-      code === 1012 && this.attempt === 0 ? 0 : backoffDelay(this.attempt, policy.minDelay, policy.maxDelay);
+      code === 1012 && this.attempt === 0
+        ? Math.floor(Math.random() * RESTART_JITTER)
+        : backoffDelay(this.attempt, policy.minDelay, policy.maxDelay);
     this.attempt++;
     this.setStatus(this.everOnline ? 'reconnecting' : 'connecting');
     this.reconnectTimer = setTimeout(() => {
@@ -555,6 +610,9 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       case Command.presenceUpdate:
         this.onPresenceUpdate(payload);
         return;
+      case Command.metadataUpdate:
+        this.onMetadataUpdate(payload);
+        return;
       case Command.error:
         if (isPlainObject(payload)) {
           this.emitError({
@@ -590,6 +648,26 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       this.metadata.set(update.connectionId, update.metadata);
     }
     this.subs.get(update.roomName)?.push(update);
+  }
+
+  /** Extension push: a connection's metadata changed; the cache follows, listeners are told. */
+  private onMetadataUpdate(payload: unknown): void {
+    if (
+      !isPlainObject(payload) ||
+      typeof payload.connectionId !== 'string' ||
+      payload.connectionId === '' ||
+      !('metadata' in payload)
+    ) {
+      this.emitError({ code: ErrorCode.badFrame, message: 'malformed mesh/metadata-update push' });
+      return;
+    }
+    const connectionId = payload.connectionId;
+    const metadata = toMetadata(payload.metadata);
+    // only ids the client cares about: an entry for anyone else would never be dropped
+    if (this.metadata.isTracked(connectionId) || connectionId === this._connectionId || this.isKnownMember(connectionId)) {
+      this.metadata.set(connectionId, metadata);
+    }
+    this._emit('metadata', { connectionId, metadata });
   }
 
   private sendFrame(text: string): boolean {
@@ -708,15 +786,23 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (callback !== undefined && typeof callback !== 'function') {
       throw new MeshError(ErrorCode.invalid, 'callback must be a function');
     }
-    const op = this.bumpRoom(roomName);
-    const outcome = await this.call(Command.joinRoom, { roomName });
+    const op = this.beginRoomOp(roomName);
+    let outcome: Outcome;
+    let current = false;
+    try {
+      outcome = await this.call(Command.joinRoom, { roomName });
+      // no later join/leave of this room was called meanwhile
+      current = this.roomOps.get(roomName)?.op === op;
+    } finally {
+      this.endRoomOp(roomName);
+    }
     const result = successOf(outcome, 'the server refused to join the room');
     if (!result.ok) {
       return { success: false, present: [], error: this.failed(Command.joinRoom, roomName, result.error) };
     }
     const snapshot = normalizeSnapshot(result.value);
     this.prime(snapshot);
-    if (this.roomOps.get(roomName) === op && !this.closed) {
+    if (current && !this.closed) {
       let room = this.rooms.get(roomName);
       if (!room) {
         room = { joinCallbacks: new Set() };
@@ -739,10 +825,15 @@ export class MeshClient extends Emitter<MeshClientEvents> {
   async leaveRoom(roomName: string): Promise<LeaveRoomResult> {
     this.assertUsable();
     assertRoom(roomName);
-    this.bumpRoom(roomName);
+    this.beginRoomOp(roomName);
     const room = this.rooms.get(roomName);
     this.rooms.delete(roomName);
-    const outcome = await this.call(Command.leaveRoom, { roomName });
+    let outcome: Outcome;
+    try {
+      outcome = await this.call(Command.leaveRoom, { roomName });
+    } finally {
+      this.endRoomOp(roomName);
+    }
     if (room && !this.closed) {
       for (const callback of [...room.joinCallbacks]) await this.removePresenceListener(roomName, callback);
     }
@@ -751,10 +842,27 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     return { success: true };
   }
 
-  private bumpRoom(roomName: string): number {
-    const op = (this.roomOps.get(roomName) ?? 0) + 1;
-    this.roomOps.set(roomName, op);
-    return op;
+  /** Starts a join/leave call of a room: a new op number, held until `endRoomOp`. */
+  private beginRoomOp(roomName: string): number {
+    const entry = this.holdRoom(roomName);
+    entry.op = ++this.opSeq;
+    return entry.op;
+  }
+
+  /** Holds the room's op entry (without a new op) so that a later comparison is sound. */
+  private holdRoom(roomName: string): RoomOp {
+    let entry = this.roomOps.get(roomName);
+    if (!entry) this.roomOps.set(roomName, (entry = { op: 0, holds: 0 }));
+    entry.holds++;
+    return entry;
+  }
+
+  /** Ends a hold; an idle room's entry is dropped, so the map does not grow with every room ever used. */
+  private endRoomOp(roomName: string): void {
+    const entry = this.roomOps.get(roomName);
+    if (!entry) return;
+    entry.holds--;
+    if (entry.holds <= 0) this.roomOps.delete(roomName);
   }
 
   // ---- presence ---------------------------------------------------------------------
@@ -833,6 +941,15 @@ export class MeshClient extends Emitter<MeshClientEvents> {
   /**
    * Publishes this connection's state in a joined room (replacing the previous one).
    * The client remembers it and publishes it again after a reconnect.
+   *
+   * Resolves `true`, or `false` on refusal, with an `error` event carrying the code.
+   * The server answers a refused publish with a plain `false` and no reason (as Mesh
+   * does), so the client names the likely cause itself: `ENOTJOINED` when this client
+   * has not joined the room, else `EREFUSED` (e.g. a presence guard said no, or the
+   * server lost the membership). A failure with a reason keeps the server's code
+   * (`ETOOLARGE`, `EINVALID`, `ERATELIMIT`, …), as do `ETIMEOUT` and `ECLOSED`.
+   * `clearPresenceState` maps refusals the same way. Rejects only for invalid
+   * arguments and use after `close()`.
    */
   async publishPresenceState(roomName: string, options: PublishOptions): Promise<boolean> {
     this.assertUsable();
@@ -907,6 +1024,12 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * what the server sends with `present` lists and `join` pushes, dropped when the member
    * leaves; concurrent calls for one id share one request. `null` when unknown or on
    * failure (which is also emitted as `error`).
+   *
+   * Our server pushes `mesh/metadata-update` when a member's metadata changes, which
+   * updates the cache (and fires `metadata`). A plain Mesh server has no such push: there
+   * a cached entry stays as it was until the member leaves every room this client
+   * watches (or the client reconnects and is primed again); ask the server with
+   * `request('mesh/get-connection-metadata', {connectionId})` when freshness matters.
    */
   async getConnectionMetadata(connectionId?: string): Promise<Metadata | null> {
     this.assertUsable();
@@ -935,7 +1058,12 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     }
   }
 
-  /** Sets this connection's metadata (`strategy`: `replace` (default), `merge`, `deepMerge`). */
+  /**
+   * Sets this connection's metadata (`strategy`: `replace` (default), `merge`,
+   * `deepMerge`). The client remembers successful calls and sends them again, in order,
+   * on every new connection before it rejoins its rooms, so the others see the same
+   * metadata after a reconnect. A `replace` supersedes everything before it.
+   */
   async setConnectionMetadata(metadata: Metadata, options: { strategy?: MetadataStrategy } = {}): Promise<boolean> {
     this.assertUsable();
     if (!isPlainObject(metadata)) throw new MeshError(ErrorCode.invalid, 'metadata must be a plain object');
@@ -952,6 +1080,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       this.failed(Command.setMyConnectionMetadata, undefined, result.error);
       return false;
     }
+    if (!this.closed) this.metadataLog = rememberMetadata(this.metadataLog, payloadJson(metadata), strategy ?? 'replace');
     return true;
   }
 
@@ -994,19 +1123,25 @@ export class MeshClient extends Emitter<MeshClientEvents> {
   private refresh(gen: number): void {
     if (gen !== this.gen || this._status !== 'online' || !this.refreshSupported) return;
     for (const roomName of this.rooms.keys()) {
-      const op = this.roomOps.get(roomName);
-      void this.call(Command.refreshPresence, { roomName }, gen).then((outcome) => {
-        if (gen !== this.gen) return;
+      // a refresh held back by the rate limit is not queued again: ticks do not pile up
+      if (this.refreshing.has(roomName)) continue;
+      this.refreshing.add(roomName);
+      const op = this.holdRoom(roomName).op;
+      void this.background(gen, Command.refreshPresence, { roomName }).then((outcome) => {
+        this.refreshing.delete(roomName);
+        const current = this.roomOps.get(roomName)?.op === op;
+        this.endRoomOp(roomName);
+        if (outcome === null || gen !== this.gen) return;
         if (!outcome.ok) {
           if (outcome.error.code === ErrorCode.notFound) {
             // a plain Mesh server lacks the command: its pongs keep presence alive
             this.refreshSupported = false;
-          } else if (outcome.error.code !== ErrorCode.closed) {
+          } else {
             this.failed(Command.refreshPresence, roomName, outcome.error);
           }
           return;
         }
-        if (outcome.value === false && this.rooms.has(roomName) && this.roomOps.get(roomName) === op) {
+        if (outcome.value === false && this.rooms.has(roomName) && current) {
           // the server lost our membership (e.g. the TTL ran out while the tab slept)
           void this.rejoin(gen, roomName);
         }
@@ -1015,11 +1150,20 @@ export class MeshClient extends Emitter<MeshClientEvents> {
   }
 
   private async rejoin(gen: number, roomName: string): Promise<void> {
-    const outcome = await this.call(Command.joinRoom, { roomName }, gen);
+    const op = this.holdRoom(roomName).op;
+    let outcome: Outcome | null;
+    let current: boolean;
+    try {
+      outcome = await this.background(gen, Command.joinRoom, { roomName });
+    } finally {
+      current = this.roomOps.get(roomName)?.op === op;
+      this.endRoomOp(roomName);
+    }
+    if (outcome === null || gen !== this.gen) return;
     const result = successOf(outcome, 'the server refused to rejoin the room');
-    if (gen !== this.gen) return;
     if (!result.ok) {
-      this.rooms.delete(roomName);
+      // a real refusal (a guard, a limit); a join or leave called meanwhile decides instead
+      if (current) this.rooms.delete(roomName);
       this.failed(Command.joinRoom, roomName, result.error);
       return;
     }
@@ -1040,22 +1184,70 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       payload.expireAfter = left;
     }
     // not silent: the others saw us leave, they must see the state come back
-    const outcome = await this.call(Command.publishPresenceState, payload, gen);
-    if (gen !== this.gen) return;
+    const outcome = await this.background(gen, Command.publishPresenceState, payload);
+    if (outcome === null || gen !== this.gen) return;
     const result = successOf(outcome, 'the server refused to restore the state');
     if (!result.ok) this.failed(Command.publishPresenceState, roomName, result.error);
   }
 
   /**
-   * Runs on every new connection before it counts as online: rejoins rooms,
-   * republishes states, then resubscribes and reconciles each subscription.
+   * A request of the client's own upkeep (restore, refresh) on connection `gen`: paced
+   * (a bounded number in flight, a shared pause after `ERATELIMIT`) and retried while
+   * the failure is transient, so that a busy server never costs the user a room.
+   * `ERATELIMIT` is retried after the pause; `ETIMEOUT` at once, and after
+   * `BACKGROUND_TIMEOUTS` of them the connection is replaced. `null` when the connection
+   * is gone (`ECLOSED`): the next one restores everything again.
+   */
+  private async background(gen: number, command: string, payload: unknown): Promise<Outcome | null> {
+    const pacer = this.pacer;
+    let timeouts = 0;
+    for (;;) {
+      await pacer.acquire();
+      if (gen !== this.gen || this.closed) return null;
+      const outcome = await this.call(command, payload, gen);
+      const limited = !outcome.ok && outcome.error.code === ErrorCode.rateLimited;
+      pacer.release(!limited);
+      if (gen !== this.gen || this.closed) return null;
+      if (outcome.ok) return outcome;
+      switch (outcome.error.code) {
+        case ErrorCode.rateLimited:
+          pacer.pause();
+          continue;
+        case ErrorCode.timeout:
+          if (++timeouts >= BACKGROUND_TIMEOUTS) {
+            this.drop(gen, 4003, `${command} timed out ${timeouts} times in a row`);
+            return null;
+          }
+          continue;
+        case ErrorCode.closed:
+          return null;
+        default:
+          return outcome;
+      }
+    }
+  }
+
+  /**
+   * Runs on every new connection before it counts as online: sends the remembered
+   * metadata, rejoins rooms, republishes states, then resubscribes and reconciles each
+   * subscription. Transient failures are retried (see `background`); only a real refusal
+   * (a guard, a limit) drops a room or subscription, with an `error` event.
    */
   private async restore(gen: number): Promise<void> {
-    const rooms = [...this.rooms.keys()];
+    // metadata first: the joins below announce this connection with it
+    for (const call of [...this.metadataLog]) {
+      const payload: Record<string, unknown> = { metadata: call.metadata };
+      if (call.strategy !== 'replace') payload.options = { strategy: call.strategy };
+      const outcome = await this.background(gen, Command.setMyConnectionMetadata, payload);
+      if (outcome === null) return;
+      const result = successOf(outcome, 'the server refused to restore the metadata');
+      if (!result.ok) this.failed(Command.setMyConnectionMetadata, undefined, result.error);
+    }
+    if (this._connectionId !== undefined) this.metadata.delete(this._connectionId);
     await Promise.all(
-      rooms.map(async (roomName) => {
-        const outcome = await this.call(Command.joinRoom, { roomName }, gen);
-        if (gen !== this.gen) return;
+      [...this.rooms.keys()].map(async (roomName) => {
+        const outcome = await this.background(gen, Command.joinRoom, { roomName });
+        if (outcome === null) return;
         const result = successOf(outcome, 'the server refused to rejoin the room');
         if (!result.ok) {
           this.rooms.delete(roomName);
@@ -1068,14 +1260,13 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (gen !== this.gen) return;
     await Promise.all([...this.rooms.keys()].map((roomName) => this.republish(gen, roomName)));
     if (gen !== this.gen) return;
-    // subscriptions whose first request is still queued are not live: that request goes out after
+    // subscriptions whose first request is still queued are not live: that request goes
+    // out after; their buffers were emptied when the old connection was lost
     const live = [...this.subs.entries()].filter(([, sub]) => sub.live);
-    // a fresh buffer: pushes held from a connection that died during its restore are stale
-    for (const [, sub] of live) sub.buffer = [];
     await Promise.all(
       live.map(async ([roomName, sub]) => {
-        const outcome = await this.call(Command.subscribePresence, { roomName }, gen);
-        if (gen !== this.gen || this.subs.get(roomName) !== sub) return;
+        const outcome = await this.background(gen, Command.subscribePresence, { roomName });
+        if (outcome === null || this.subs.get(roomName) !== sub) return;
         const result = successOf(outcome, 'the server refused to restore the subscription');
         if (!result.ok) {
           this.subs.delete(roomName);
@@ -1234,6 +1425,67 @@ function closeSocket(socket: WebSocketLike): Promise<void> {
       resolve();
     }
   });
+}
+
+function newPacer(): Pacer {
+  return new Pacer(BACKGROUND_IN_FLIGHT, FIRST_RATE_PAUSE, MAX_RATE_PAUSE);
+}
+
+/** A private copy of JSON metadata (the caller may mutate its object later). */
+function payloadJson(metadata: Metadata): Metadata {
+  return JSON.parse(JSON.stringify(metadata)) as Metadata;
+}
+
+/**
+ * `log` plus a successful call, folded where the result is provably the same as
+ * replaying both calls (the server's strategies: `replace` copies, `merge` is a shallow
+ * spread, `deepMerge` merges plain objects and replaces anything else):
+ * - `replace` supersedes everything before it;
+ * - after a `replace`, a `merge` or `deepMerge` folds into it;
+ * - two `merge`s fold; two `deepMerge`s fold unless the first puts a non-object where the
+ *   second merges an object (replaying them merges into what the server had before).
+ * Past `MAX_METADATA_LOG` entries the two oldest are folded as `deepMerge` (close, not
+ * exact), so that the log stays bounded however the application calls it.
+ */
+function rememberMetadata(log: MetadataCall[], metadata: Metadata, strategy: MetadataStrategy): MetadataCall[] {
+  if (strategy === 'replace') return [{ metadata, strategy }];
+  const last = log[log.length - 1];
+  if (last && (last.strategy === 'replace' || (last.strategy === 'merge' && strategy === 'merge'))) {
+    last.metadata = strategy === 'merge' ? { ...last.metadata, ...metadata } : deepMergeJson(last.metadata, metadata);
+    return log;
+  }
+  if (last && last.strategy === 'deepMerge' && strategy === 'deepMerge' && deepFoldable(last.metadata, metadata)) {
+    last.metadata = deepMergeJson(last.metadata, metadata);
+    return log;
+  }
+  const next = [...log, { metadata, strategy }];
+  while (next.length > MAX_METADATA_LOG) {
+    const [first, second] = next.splice(0, 2) as [MetadataCall, MetadataCall];
+    next.unshift({ metadata: deepMergeJson(first.metadata, second.metadata), strategy: 'deepMerge' });
+  }
+  return next;
+}
+
+/** The server's `deepMerge` on JSON objects: plain objects merge, anything else replaces. */
+function deepMergeJson(base: Metadata, patch: Metadata): Metadata {
+  const out: Metadata = { ...base };
+  for (const [key, next] of Object.entries(patch)) {
+    // the server refuses these; skipped so that this alone can never touch a prototype
+    if (FORBIDDEN_KEYS.has(key)) continue;
+    const prev = out[key];
+    out[key] = isPlainObject(prev) && isPlainObject(next) ? deepMergeJson(prev, next) : next;
+  }
+  return out;
+}
+
+/** True when `deepMerge(deepMerge(x, a), b)` equals `deepMerge(x, deepMerge(a, b))` for every `x`. */
+function deepFoldable(a: Metadata, b: Metadata): boolean {
+  for (const [key, next] of Object.entries(b)) {
+    if (!isPlainObject(next) || !Object.prototype.hasOwnProperty.call(a, key)) continue;
+    const prev = a[key];
+    if (!isPlainObject(prev) || !deepFoldable(prev, next)) return false;
+  }
+  return true;
 }
 
 function positive(value: number | undefined, fallback: number): number {

@@ -19,8 +19,15 @@ export class MetadataCache {
     return this.entries.get(id);
   }
 
+  /** True when `id` has an entry or a lookup in flight: someone cares about it. */
+  isTracked(id: string): boolean {
+    return this.entries.has(id) || this.inflight.has(id);
+  }
+
+  /** Stores fresh metadata; a lookup still in flight for `id` no longer overwrites it. */
   set(id: string, metadata: Metadata | null): void {
     this.entries.set(id, metadata);
+    this.inflight.delete(id);
   }
 
   /** Drops the entry, e.g. when the member left. An in-flight lookup is kept. */
@@ -35,7 +42,7 @@ export class MetadataCache {
 
   /**
    * The cached value, or the result of `load()` — shared by every caller that asks
-   * for `id` while it runs. `keep(value)` decides whether the result is cached.
+   * for `id` while it runs. `keep()` decides whether the result is cached (unless a fresher `set` came first).
    */
   get(id: string, load: () => Promise<Metadata | null>, keep: () => boolean): Promise<Metadata | null> {
     if (this.entries.has(id)) return Promise.resolve(this.entries.get(id) ?? null);
@@ -43,8 +50,11 @@ export class MetadataCache {
     if (running) return running;
     const promise = load().then(
       (metadata) => {
-        if (this.inflight.get(id) === promise) this.inflight.delete(id);
-        if (keep()) this.entries.set(id, metadata);
+        // superseded (a fresher value was set meanwhile, or the cache cleared): not stored
+        if (this.inflight.get(id) === promise) {
+          this.inflight.delete(id);
+          if (keep()) this.entries.set(id, metadata);
+        }
         return metadata;
       },
       (error: unknown) => {

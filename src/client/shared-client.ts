@@ -165,6 +165,8 @@ export type SharedClient = MeshClient & SharedClientMethods;
 class SharedMeshClient extends MeshClient implements SharedClientMethods {
   /** `getClient` calls not yet released. */
   refs = 0;
+  /** Its key in the registry (the normalised URL). */
+  registryKey = '';
 
   retainRoom(roomName: string): Promise<RoomLease> {
     return roomRefsFor(this).retainRoom(roomName);
@@ -180,8 +182,21 @@ class SharedMeshClient extends MeshClient implements SharedClientMethods {
     await Promise.resolve();
     if (this.refs > 0 || this.isClosed) return;
     const registry = clientRegistry();
-    if (registry.get(this.url) === this) registry.delete(this.url);
+    if (registry.get(this.registryKey) === this) registry.delete(this.registryKey);
     await this.close();
+  }
+}
+
+/**
+ * The registry key of a URL: its normalised form, so that `ws://h` and `ws://h/` (or a
+ * different case of the host) share one connection. A string `URL` cannot parse is
+ * used as it is (the client then reports the bad URL when it connects).
+ */
+export function clientKey(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
   }
 }
 
@@ -191,18 +206,22 @@ function clientRegistry(): Map<string, SharedClient> {
 }
 
 /**
- * The page-wide shared client for `url`: one connection per URL, however many
- * consumers (and copies of this bundle) ask. `options` apply when the client is
+ * The page-wide shared client for `url`: one connection per URL (compared in its
+ * normalised form: `ws://h` and `ws://h/` are one), however many consumers (and copies
+ * of this bundle) ask. `options` apply when the client is
  * created (the first call, or after it was closed); later calls get the same client.
  * Each call counts one reference; `client.release()` gives it back.
  */
 export function getClient(url: string, options?: MeshClientOptions): SharedClient {
   if (typeof url !== 'string' || url === '') throw new MeshError(ErrorCode.invalid, 'url must be a non-empty string');
   const registry = clientRegistry();
-  let client = registry.get(url) as (SharedClient & { refs?: number }) | undefined;
+  const key = clientKey(url);
+  let client = registry.get(key) as (SharedClient & { refs?: number }) | undefined;
   if (!client || client.isClosed) {
-    client = new SharedMeshClient(url, options);
-    registry.set(url, client);
+    const created = new SharedMeshClient(url, options);
+    created.registryKey = key;
+    client = created;
+    registry.set(key, client);
   }
   if (typeof client.refs === 'number') client.refs++;
   return client;

@@ -159,7 +159,7 @@ test('after the leave grace the user is gone, not before', async (t) => {
   await observer.wait((users) => !users.some((u) => u.id === 'alice'), 2000, 'alice gone');
   const goneAt = observer.times.at(-1)!;
   assert.ok(goneAt - closedAt >= grace - 20, `left after ${goneAt - closedAt} ms, grace ${grace}`);
-  assert.ok(goneAt - closedAt < grace + 500);
+  assert.ok(goneAt - closedAt < grace + 500, 'gone soon after the grace');
 });
 
 test('without localStorage (Node) the state lives in memory; read() returns it', async (t) => {
@@ -273,13 +273,13 @@ test('server restart: users stay listed (grace covers the gap) and states come b
   await alice.handle.publish({ userId: 'alice', status: 'here' });
   await observer.wait((users) => users.length === 2);
   const from = observer.calls.length - 1;
+  const oldIds = observer.latest.flatMap((u) => u.connections);
 
   await server.close();
   const server2 = createPresenceServer({ logger: silentLogger });
   t.after(() => server2.close());
   await server2.listen(port, '127.0.0.1');
   await until(() => (server2.connectionCount ?? 0) === 2, 3000, 'both reconnected');
-  const oldIds = observer.latest.flatMap((u) => u.connections);
   await until(
     () =>
       JSON.stringify(observer.user('alice')?.connections) === JSON.stringify([aliceClient.connectionId]) &&
@@ -287,7 +287,7 @@ test('server restart: users stay listed (grace covers the gap) and states come b
     3000,
     'old connections replaced by the new ones',
   );
-  assert.ok(!oldIds.includes(aliceClient.connectionId!));
+  assert.ok(!oldIds.includes(aliceClient.connectionId!), 'alice has a new connection id');
   await quiet(50);
   for (const users of observer.calls.slice(from)) {
     assert.deepEqual(users.map((u) => u.id).sort(), ['alice', 'olga']);
@@ -333,4 +333,38 @@ test('without BroadcastChannel, storage events of other tabs are followed', asyn
   await me.wait((users) => users.some((u) => u.id === 'alice' && u.state?.status === 'from-tab-2'));
   assert.deepEqual(me.handle.read(), { userId: 'alice', status: 'from-tab-2' });
   assert.equal(rec.sent.filter((f) => f.command === 'mesh/publish-presence-state').length, 1);
+});
+
+test('the client closing while createPresence waits for its watch leaves no unhandled rejection', async (t) => {
+  const items = new Map<string, string>([['stored-state', JSON.stringify({ userId: 'alice' })]]);
+  const g = globalThis as { localStorage?: unknown };
+  g.localStorage = {
+    getItem: (k: string) => items.get(k) ?? null,
+    setItem: (k: string, v: string) => void items.set(k, String(v)),
+    removeItem: (k: string) => void items.delete(k),
+  };
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  t.after(() => {
+    delete g.localStorage;
+    process.off('unhandledRejection', onUnhandled);
+  });
+  const { url } = await startServer(t);
+  const client = makeClient(t, url);
+  // the client closes right after the join: the stored state's publish and the watch both fail
+  const join = client.joinRoom.bind(client);
+  client.joinRoom = async (room, callback) => {
+    const result = await join(room, callback);
+    void client.close();
+    return result;
+  };
+  const handle = createPresence({ client, room: 'room', storageKey: 'stored-state', onUpdate: () => {} });
+  t.after(() => handle.dispose());
+  const ready = await handle.ready;
+  assert.equal(ready.success, false);
+  assert.equal(ready.error?.code, 'ECLOSED');
+  await new Promise((resolve) => setImmediate(resolve));
+  await quiet(10);
+  assert.deepEqual(unhandled, []);
 });

@@ -97,6 +97,33 @@ test('close code 1012 reconnects at once; another close code waits for the backo
   assert.equal(peer.sockets.size, 0);
 });
 
+test('after 1012 the first attempt is jittered by up to 250 ms, so that a restart does not stampede', async (t) => {
+  const peer = await startScriptedPeer(t, {
+    onFrame: (socket, frame) => {
+      if (frame.command !== 'mesh/noop') return;
+      send(socket, { id: frame.id, command: frame.command, payload: true });
+      setTimeout(() => socket.close(1012, 'restart'), 5);
+    },
+  });
+  const client = makeClient(t, peer.url, { reconnect: { minDelay: 2000, maxDelay: 4000 } });
+  await client.connect();
+  const random = Math.random;
+  t.after(() => {
+    Math.random = random;
+  });
+  Math.random = () => 0.999; // the far end of the spread
+  const disconnected = nextEvent(client, 'disconnect');
+  const reconnected = nextEvent(client, 'reconnect', 1000);
+  await client.request('mesh/noop');
+  await disconnected;
+  const started = Date.now();
+  await reconnected;
+  Math.random = random;
+  const took = Date.now() - started;
+  assert.ok(took >= 200, `waited ${took} ms: the jitter applies`);
+  assert.ok(took < 500, `waited ${took} ms: still no backoff`);
+});
+
 test('a socket silent for pingTimeout is dropped and replaced; a pinged one is kept', async (t) => {
   let pinging = false;
   const peer = await startScriptedPeer(t, {

@@ -15,7 +15,7 @@ test('getClient shares one client and one connection per URL, through a globalTh
   const two = getClient(url, { requestTimeout: 1 }); // options only apply on creation
   assert.equal(one, two);
   const registry = (globalThis as any)[Symbol.for('mesh-presence/clients')] as Map<string, unknown>;
-  assert.equal(registry.get(url), one);
+  assert.equal(registry.get(new URL(url).href), one, 'keyed by the normalised URL');
   await Promise.all([one.joinRoom('a'), two.joinRoom('b')]);
   assert.equal(server.connectionCount, 1);
 
@@ -147,4 +147,28 @@ test('client.release(): the connection closes when the last getClient reference 
   assert.equal(b.isClosed, true);
   await until(() => server.connectionCount === 0, 1000, 'socket closed');
   assert.notEqual(getClient(url), a);
+});
+
+test('getClient normalises the URL: ws://h:p and ws://h:p/ (and an upper-case host) share one connection', async (t) => {
+  t.after(() => resetClients());
+  const { url, server } = await startServer(t);
+  const bare = url.replace(/\/$/, '');
+  const one = getClient(bare);
+  const two = getClient(`${bare}/`);
+  const three = getClient(bare.replace('ws://', 'WS://'));
+  assert.equal(one, two);
+  assert.equal(one, three);
+  await one.connect();
+  assert.equal(server.connectionCount, 1);
+  // three references: the connection closes with the last release, and the registry forgets it
+  await one.release();
+  await two.release();
+  assert.equal(one.isClosed, false);
+  await three.release();
+  assert.equal(one.isClosed, true);
+  const registry = (globalThis as any)[Symbol.for('mesh-presence/clients')] as Map<string, unknown>;
+  assert.equal(registry.size, 0);
+  // a string that is not a URL is kept as it is (the client reports it when connecting)
+  const odd = getClient('not a url');
+  assert.equal(registry.get('not a url'), odd);
 });
