@@ -7,14 +7,15 @@
  *
  * Both are built with `libraryBuild` from vite.config.ts into a temporary directory, so
  * the figures are those of `npm run build` without touching `dist/`. `--breakdown` adds
- * what each element adds on top of the previous ones (room with the client first).
+ * what each part adds on top of the previous ones: the client as the room uses it, then
+ * the room, then each element.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build, type Plugin } from 'vite';
-import { libraryBuild } from '../vite.config.js';
+import { BUNDLE_ENTRY, libraryBuild } from '../vite.config.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const TARGET_GZIP = 15 * 1024;
@@ -73,24 +74,28 @@ if (!customElements.get('lit-baseline')) customElements.define('lit-baseline', L
 /** What the elements use of Lit and @lit/context, before any element of ours. */
 const FRAMEWORK = `
 export { LitElement, html, css, nothing } from 'lit';
-export { property, state, query } from 'lit/decorators.js';
-export { styleMap } from 'lit/directives/style-map.js';
+export { property, state } from 'lit/decorators.js';
+export { repeat } from 'lit/directives/repeat.js';
 export { ContextProvider, ContextConsumer, consume, provide, createContext } from '@lit/context';
 `;
 
-const STEPS: Array<[string, string[]]> = [
-  ['Lit + @lit/context as used', []],
-  ['+ room (with the client)', ['mesh-presence-room']],
-  ['+ avatars', ['mesh-presence-room', 'mesh-avatars']],
-  ['+ typing', ['mesh-presence-room', 'mesh-avatars', 'mesh-typing']],
-  ['+ status picker', ['mesh-presence-room', 'mesh-avatars', 'mesh-typing', 'mesh-status-picker']],
+/** What the room uses of the client (`src/client`), so that the room's own share shows apart. */
+const CLIENT = `export { createPresence, getClient } from ${JSON.stringify(path.join(root, 'src/client/index.ts'))};`;
+
+const STEPS: Array<[string, string[], boolean]> = [
+  ['Lit + @lit/context as used', [], false],
+  ['+ client (what the room uses)', [], true],
+  ['+ room', ['mesh-presence-room'], true],
+  ['+ avatars', ['mesh-presence-room', 'mesh-avatars'], true],
+  ['+ typing', ['mesh-presence-room', 'mesh-avatars', 'mesh-typing'], true],
+  ['+ status picker', ['mesh-presence-room', 'mesh-avatars', 'mesh-typing', 'mesh-status-picker'], true],
 ];
 
 async function main(): Promise<void> {
   const breakdown = process.argv.includes('--breakdown');
   const outDir = await mkdtemp(path.join(tmpdir(), 'mesh-presence-bundle-'));
   try {
-    const bundle = await buildAndMeasure(outDir, 'mesh-presence', path.join(root, 'components/index.ts'));
+    const bundle = await buildAndMeasure(outDir, 'mesh-presence', BUNDLE_ENTRY);
     const lit = await buildAndMeasure(outDir, 'lit-baseline', 'lit-baseline-entry.js', LIT_BASELINE);
     console.log('bundle sizes (vite library build, es2022, minified; gzip -9, brotli q11)');
     console.log(row('dist/mesh-presence.js', bundle));
@@ -99,10 +104,10 @@ async function main(): Promise<void> {
     if (breakdown) {
       console.log('\nbreakdown (each step adds to the previous; gzip of the whole):');
       let previous = 0;
-      for (const [label, tags] of STEPS) {
+      for (const [index, [label, tags, client]] of STEPS.entries()) {
         const imports = tags.map((tag) => `import ${JSON.stringify(path.join(root, 'components', tag, 'register.ts'))};`);
-        const code = [FRAMEWORK, ...imports].join('\n');
-        const size = await buildAndMeasure(outDir, `step-${tags.length}`, `step-${tags.length}-entry.js`, code);
+        const code = [FRAMEWORK, ...(client ? [CLIENT] : []), ...imports].join('\n');
+        const size = await buildAndMeasure(outDir, `step-${index}`, `step-${index}-entry.js`, code);
         console.log(`${row(label, size)}   (+${kib(size.gzip - previous)})`);
         previous = size.gzip;
       }

@@ -1,7 +1,9 @@
 /**
  * `mesh-presence`: registers `<mesh-presence-room>`, `<mesh-avatars>`, `<mesh-typing>`
  * and `<mesh-status-picker>` (each only if its tag is not defined yet, so loading this
- * twice is harmless), and re-exports the element classes and the client API.
+ * twice is harmless), and re-exports the element classes and the client API. (The
+ * script-tag file `dist/mesh-presence.js` is built from `bundle.ts`, which registers the
+ * same four without the client re-exports.)
  *
  * Two names exist on both sides: `PresenceUser` here is the client's (`createPresence`'s)
  * type, the elements' user entry is `RoomUser`; `MeshErrorEvent` is the DOM event class of

@@ -9,7 +9,8 @@ export interface DemoIdentity {
 }
 
 const NAMES = ['Ada', 'Bo', 'Cy', 'Dee', 'Eli', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jo', 'Kai', 'Lu', 'Mo', 'Nia', 'Oz', 'Pia'];
-const COLORS = ['#2563eb', '#db2777', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#4f46e5'];
+// dark enough for white initials (≥ 4.5:1); the avatars pick dark initials on light colours anyway
+const COLORS = ['#1d4ed8', '#be185d', '#15803d', '#7e22ce', '#c2410c', '#0e7490', '#a16207', '#4338ca'];
 const KEY = 'mesh-presence-demo/identity';
 
 function pick<T>(list: readonly T[]): T {

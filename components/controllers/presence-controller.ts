@@ -5,8 +5,14 @@
  * publishes the local user's composed state, and follows the connection status.
  *
  * Lifecycle: `hostDisconnected` ends the session (releases the join, the watch and the
- * client reference); the host calls `configure()` from `updated()` whenever url / room /
- * watch-only change, which ends the old session before starting the new one.
+ * client reference) a microtask later, so that an element moved in the DOM (disconnected
+ * and connected again in one go) keeps its session: nobody sees it leave and join. The
+ * host calls `configure()` from `updated()` whenever url / room / watch-only change,
+ * which ends the old session before starting the new one.
+ *
+ * While the connection is down nothing is published (a request would only wait for its
+ * timeout and fail); once it is back, the latest composed state goes out once, replacing
+ * the one the client restores on its own.
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import {
@@ -85,12 +91,16 @@ export class PresenceController implements ReactiveController {
 
   hostConnected(): void {
     this.__hostConnected = true;
-    this.__restart();
+    // connected again before the deferred stop ran (a move): the session goes on
+    if (!this.__session) this.__restart();
   }
 
   hostDisconnected(): void {
     this.__hostConnected = false;
-    this.__stop();
+    // a move in the DOM connects the host again before this microtask runs
+    queueMicrotask(() => {
+      if (!this.__hostConnected) this.__stop();
+    });
   }
 
   /** Applies a new configuration; a different url / room / watch-only restarts the session. */
@@ -182,6 +192,10 @@ class Session {
   /** True once our own watch has its snapshot: merging needs its per-connection view. */
   private __live = false;
   private __publishQueued = false;
+  /** The client's status as last seen, to tell a return to `online`. */
+  private __status: ClientStatus | undefined;
+  /** The `typingAt` stamp last seen per user: a restored old state is no typing refresh. */
+  private readonly __typingStamps = new Map<string, unknown>();
 
   constructor(
     public config: PresenceConfig,
@@ -294,7 +308,7 @@ class Session {
       const now = Date.now();
       for (const id of watch.snapshot.present) {
         const state = watch.snapshot.states[id] ?? null;
-        this.__connections.set(id, { state, typingAt: state?.typing === true ? now : 0, seenAt: now });
+        this.__connections.set(id, { state, typingAt: this.__typingRefresh(state) ? now : 0, seenAt: now });
       }
       if (watchOnly) {
         this.__grouping = new WatchOnlyGrouping(
@@ -337,7 +351,8 @@ class Session {
   }
 
   private async __publish(): Promise<void> {
-    if (this.__stopped || !this.__joined || !this.__client) return;
+    // offline, a publish would wait for its timeout and fail; the return to online publishes
+    if (this.__stopped || !this.__joined || !this.__client || this.__client.status !== 'online') return;
     const state = this.__callbacks.localState() as unknown as PresenceState;
     try {
       // a refusal resolves false and is reported through the client's `error` event
@@ -356,16 +371,35 @@ class Session {
       const state = update.state ?? null;
       const info = this.__connections.get(id) ?? { state: null, typingAt: 0, seenAt: Date.now() };
       info.state = state;
-      // every typing:true publish (the typist's throttled refresh) restarts the timeout
-      if (state?.typing === true) info.typingAt = Date.now();
+      // every new typing:true publish (the typist's throttled refresh) restarts the timeout
+      if (this.__typingRefresh(state)) info.typingAt = Date.now();
       this.__connections.set(id, info);
     }
     this.__grouping?.apply(update);
     this.recompute();
   }
 
+  /**
+   * True when `state` is a fresh `typing: true`: one whose `typingAt` stamp this room has
+   * not seen from that user yet. The client republishes a connection's last state after
+   * a reconnect; a typing flag in it is old news and must not show the user typing again.
+   */
+  private __typingRefresh(state: PresenceState | null): boolean {
+    if (state?.typing !== true) return false;
+    const stamp = state.typingAt;
+    if (stamp === undefined) return true; // a client that does not stamp: every publish counts
+    const user = String(state.userId);
+    if (this.__typingStamps.get(user) === stamp) return false;
+    this.__typingStamps.set(user, stamp);
+    return true;
+  }
+
   private __onStatus(status: ClientStatus): void {
     if (this.__stopped) return;
+    const back = status === 'online' && this.__everOnline && this.__status !== 'online';
+    this.__status = status;
+    // publish the latest composed state once: changes made offline, typing cleared
+    if (back) this.schedulePublish();
     if (status === 'online') this.__everOnline = true;
     const stale = this.__everOnline && status !== 'online';
     const shown: ClientStatus = status === 'offline' && !this.__everOnline ? 'connecting' : status;

@@ -25,7 +25,7 @@ function hash(text: string): number {
 
 /**
  * A background colour derived from a user id: the hue varies, saturation and lightness
- * are fixed so that white initials keep a contrast of at least 4.5:1 on every hue.
+ * are fixed and dark (the initials on it come out white, at least 4.5:1 on every hue).
  */
 export function colorFor(id: string): string {
   return `hsl(${hash(id) % 360} 50% 30%)`;

@@ -1,6 +1,10 @@
 import { css } from 'lit';
+import { statusColors, visuallyHidden } from '../shared/shared.styles.js';
 
-export const styles = css`
+export const styles = [
+  visuallyHidden,
+  statusColors('mesh-avatars-status'),
+  css`
   :host {
     display: inline-block;
   }
@@ -15,6 +19,7 @@ export const styles = css`
     --_ring-color: var(--mesh-avatars-ring-color, var(--mesh-color-surface, #fff));
     --_ring-width: var(--mesh-avatars-ring-width, 2px);
     --_duration: var(--mesh-avatars-animation-duration, 200ms);
+    --_focus: var(--mesh-avatars-focus-ring-color, var(--mesh-color-focus, #2563eb));
     position: relative;
     display: inline-flex;
     align-items: center;
@@ -45,10 +50,28 @@ export const styles = css`
     background: var(--_color);
     color: var(--mesh-avatars-initials-color, #fff);
   }
+  /*
+   * Initials in black or white, whichever contrasts more with the avatar colour: y is the
+   * colour's relative luminance; at 0.1791 both give 4.58:1. --_t: 1 = white, 0 = black.
+   */
+  @supports (color: color(from red xyz-d65 x y z)) {
+    .avatar {
+      --_t: clamp(0, (0.1791 - y) * 1e6, 1);
+      color: var(
+        --mesh-avatars-initials-color,
+        color(from var(--_color) xyz-d65 calc(0.9505 * var(--_t)) var(--_t) calc(1.089 * var(--_t)))
+      );
+    }
+  }
 
   .item {
     position: relative;
     display: inline-flex;
+    border-radius: 50%;
+  }
+  .item:focus-visible {
+    outline: 2px solid var(--_focus);
+    outline-offset: 2px;
   }
 
   .stack > .item + .item,
@@ -56,7 +79,7 @@ export const styles = css`
     margin-inline-start: calc(-1 * var(--_overlap));
   }
 
-  .avatar.self {
+  [part~='self'] {
     border-color: var(--mesh-avatars-self-ring-color, var(--_ring-color));
   }
 
@@ -92,21 +115,7 @@ export const styles = css`
     block-size: calc(var(--_size) * 0.34);
     border-radius: 50%;
     border: var(--_ring-width) solid var(--_ring-color);
-    background: var(--mesh-avatars-status-color, var(--mesh-color-neutral, #6b7280));
-  }
-
-  .status[data-status='online'] {
-    background: var(--mesh-avatars-status-online-color, var(--mesh-color-online, #16a34a));
-  }
-  .status[data-status='away'] {
-    background: var(--mesh-avatars-status-away-color, var(--mesh-color-away, #d97706));
-  }
-  .status[data-status='busy'] {
-    background: var(--mesh-avatars-status-busy-color, var(--mesh-color-busy, #dc2626));
-  }
-  .status[data-status='dnd'],
-  .status[data-status='do-not-disturb'] {
-    background: var(--mesh-avatars-status-dnd-color, var(--mesh-color-dnd, #991b1b));
+    background: var(--_status);
   }
 
   .badge {
@@ -144,12 +153,17 @@ export const styles = css`
   :host(:dir(rtl)) .tooltip {
     translate: 50% 0;
   }
-  .item:hover {
+  .item:hover,
+  .item:focus-visible {
     z-index: 1;
   }
-  .item:hover .tooltip {
+  .item:hover .tooltip,
+  .item:focus-visible .tooltip {
     opacity: 1;
     visibility: visible;
+  }
+  [data-tooltips-hidden] .item .tooltip {
+    visibility: hidden;
   }
 
   .overflow {
@@ -165,7 +179,7 @@ export const styles = css`
     color: var(--mesh-avatars-overflow-color, #111827);
   }
   .overflow:focus-visible {
-    outline: 2px solid var(--mesh-avatars-focus-ring-color, var(--mesh-color-focus, #2563eb));
+    outline: 2px solid var(--_focus);
     outline-offset: 2px;
   }
 
@@ -211,15 +225,15 @@ export const styles = css`
   }
 
   /* Last known users while the connection is down. */
-  .stale .avatar {
+  :host(:state(stale)) .avatar {
     filter: grayscale(1);
     border-style: dashed;
   }
 
-  .entering {
+  [data-state='entering'] {
     animation: mesh-avatars-enter var(--_duration) ease-out;
   }
-  .leaving {
+  [data-state='leaving'] {
     animation: mesh-avatars-leave var(--_duration) ease-in forwards;
     pointer-events: none;
   }
@@ -237,8 +251,7 @@ export const styles = css`
   }
 
   @media (prefers-reduced-motion: reduce) {
-    .entering,
-    .leaving {
+    [data-state] {
       animation: none;
     }
     .tooltip {
@@ -252,20 +265,6 @@ export const styles = css`
     .status {
       border-color: CanvasText;
     }
-    .status {
-      forced-color-adjust: none;
-    }
   }
-
-  .visually-hidden {
-    position: absolute;
-    inline-size: 1px;
-    block-size: 1px;
-    padding: 0;
-    margin: -1px;
-    overflow: hidden;
-    clip: rect(0 0 0 0);
-    white-space: nowrap;
-    border: 0;
-  }
-`;
+`,
+];

@@ -1,10 +1,9 @@
 import { LitElement, html, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
-import { styleMap } from 'lit/directives/style-map.js';
 import { consume } from '@lit/context';
 import { roomContext, type PresenceUser, type RoomContextValue } from '../context.js';
-import { OutsideRoomWarning, checkUnion, warnOnce } from '../mesh-presence-room/room-helpers.js';
+import { OutsideRoomWarning, checkNumber, checkUnion, safeColor } from '../shared/element-helpers.js';
 import { colorFor, initialsOf, statusLabel, statusToken } from './avatar-utils.js';
 import { styles } from './mesh-avatars.styles.js';
 
@@ -15,12 +14,27 @@ export type SelfPosition = (typeof SELF_POSITIONS)[number];
 const DEFAULT_MAX = 5;
 let nextInstance = 0;
 
+/** One avatar of the stack: a present user, or one who left and is still animating out. */
+interface StackEntry {
+  user: PresenceUser;
+  leaving: boolean;
+}
+
 /**
  * An avatar stack of the people in the enclosing `<mesh-presence-room>`: an image when a
  * user has one, else initials on a colour derived from their id, a status dot, the name
- * on hover. Beyond `max` people a `+N` disclosure button opens a list of the rest. Users
- * who arrive or leave animate (not with `prefers-reduced-motion`); while the room's
+ * in a tooltip. Beyond `max` people a `+N` disclosure button opens a list of the rest.
+ * Users who arrive or leave animate (not with `prefers-reduced-motion`); while the room's
  * connection is down the last known people are shown greyed out and the list says so.
+ *
+ * Keyboard: the stack is one tab stop. Left / Right (mirrored in right-to-left text),
+ * Home and End move between the people, and the focused person's name shows as with
+ * the mouse; Escape hides it. (The WAI-ARIA practice for a group of items that are not
+ * controls: one tab stop with a roving `tabindex`, so that a long stack does not cost a
+ * Tab press per person. Screen readers get every name from the list items anyway.)
+ *
+ * The initials are black or white, whichever contrasts more (at least 4.5:1) with the
+ * avatar's colour, whatever colour a user brings.
  *
  * @summary Avatars of the people in a presence room.
  *
@@ -28,37 +42,42 @@ let nextInstance = 0;
  *
  * @csspart base - The wrapper around the stack, the overflow button and the list.
  * @csspart stack - The `role="list"` row of avatars.
+ * @csspart item - One entry of the stack (`data-state="entering"` / `"leaving"` while it animates).
  * @csspart avatar - One person's circle (also inside the overflow list).
  * @csspart self - Added to the local user's avatar.
  * @csspart image - The avatar image.
  * @csspart initials - The initials shown when there is no image.
- * @csspart status - The status dot (also `status-dot`, and `status-<value>`, e.g. `status-busy`).
- * @csspart status-dot - Alias of `status`.
+ * @csspart status-dot - The status dot; it also has `status-<value>`, e.g. `status-busy`.
  * @csspart badge - The tab-count badge (with `show-tab-count`).
- * @csspart tooltip - The name shown on hover.
+ * @csspart tooltip - The name shown on hover and keyboard focus.
  * @csspart overflow - The `+N` button.
  * @csspart list - The list of the people beyond `max`.
  * @csspart list-item - One entry of that list.
+ *
+ * @cssstate stale - The connection is down: the people shown are the last known ones.
  *
  * @cssprop [--mesh-avatars-size=2rem] - Diameter of an avatar.
  * @cssprop [--mesh-avatars-overlap=0.5rem] - How far each avatar overlaps the previous one.
  * @cssprop [--mesh-avatars-ring-color=var(--mesh-color-surface, #fff)] - Ring around avatars and status dots.
  * @cssprop [--mesh-avatars-ring-width=2px] - Width of that ring.
  * @cssprop [--mesh-avatars-self-ring-color=var(--mesh-avatars-ring-color)] - Ring of the local user's avatar.
- * @cssprop [--mesh-avatars-initials-color=#fff] - Colour of the initials.
- * @cssprop [--mesh-avatars-status-color=#6b7280] - Dot of a status without its own colour.
- * @cssprop [--mesh-avatars-status-online-color=#16a34a] - Dot for `online`.
- * @cssprop [--mesh-avatars-status-away-color=#d97706] - Dot for `away`.
- * @cssprop [--mesh-avatars-status-busy-color=#dc2626] - Dot for `busy`.
- * @cssprop [--mesh-avatars-status-dnd-color=#991b1b] - Dot for `dnd` / `do-not-disturb`.
+ * @cssprop [--mesh-avatars-initials-color=black or white, by contrast] - Colour of the initials.
+ * @cssprop [--mesh-avatars-status-neutral-color=var(--mesh-color-neutral, #6b7280)] - Dot of a status without its own colour.
+ * @cssprop [--mesh-avatars-status-online-color=var(--mesh-color-online, #16a34a)] - Dot for `online`.
+ * @cssprop [--mesh-avatars-status-away-color=var(--mesh-color-away, #d97706)] - Dot for `away`.
+ * @cssprop [--mesh-avatars-status-busy-color=var(--mesh-color-busy, #dc2626)] - Dot for `busy`.
+ * @cssprop [--mesh-avatars-status-dnd-color=var(--mesh-color-dnd, #991b1b)] - Dot for `dnd` / `do-not-disturb`.
  * @cssprop [--mesh-avatars-badge-background=#1f2937] - Tab-count badge background.
  * @cssprop [--mesh-avatars-badge-color=#fff] - Tab-count badge text.
  * @cssprop [--mesh-avatars-tooltip-background=#111827] - Name tooltip background.
  * @cssprop [--mesh-avatars-tooltip-color=#fff] - Name tooltip text.
  * @cssprop [--mesh-avatars-overflow-background=#e5e7eb] - `+N` button background.
  * @cssprop [--mesh-avatars-overflow-color=#111827] - `+N` button text.
- * @cssprop [--mesh-avatars-list-background=#fff] - Overflow list background.
+ * @cssprop [--mesh-avatars-focus-ring-color=var(--mesh-color-focus, #2563eb)] - Focus outline of the avatars and the `+N` button.
+ * @cssprop [--mesh-avatars-list-background=var(--mesh-color-surface, #fff)] - Overflow list background.
  * @cssprop [--mesh-avatars-list-color=#111827] - Overflow list text.
+ * @cssprop [--mesh-avatars-list-border-color=#d1d5db] - Overflow list border.
+ * @cssprop [--mesh-avatars-list-secondary-color=#4b5563] - Status text in the overflow list.
  * @cssprop [--mesh-avatars-list-size=1.5rem] - Avatar size inside the overflow list.
  * @cssprop [--mesh-avatars-animation-duration=200ms] - Enter and leave animation length.
  */
@@ -66,6 +85,14 @@ export class MeshAvatars extends LitElement {
   static override styles = styles;
 
   private readonly __outsideRoom = new OutsideRoomWarning(this, () => this._room);
+
+  private readonly __internals = this.attachInternals();
+  private readonly __listId = `mesh-avatars-list-${nextInstance++}`;
+  /** Ids and users of the stack as last rendered, to tell who arrived and who left. */
+  private __shownIds: string[] = [];
+  private __lastVisible: PresenceUser[] = [];
+  private __rendered = false;
+  private readonly __timers = new Set<ReturnType<typeof setTimeout>>();
 
   /** The enclosing room, provided through context. */
   @consume({ context: roomContext, subscribe: true })
@@ -79,6 +106,10 @@ export class MeshAvatars extends LitElement {
   @state() private _entering = new Set<string>();
   /** Avatar URLs that failed to load: initials are shown instead. */
   @state() private _brokenImages = new Set<string>();
+  /** The person who has the stack's one tab stop ('' = the first). */
+  @state() private _focusId = '';
+  /** Escape hides the tooltips until the pointer or focus moves on (WCAG 1.4.13). */
+  @state() private _tooltipsHidden = false;
 
   /** Most avatars shown; the rest are behind the `+N` button. A positive integer; default 5. */
   @property({ type: Number }) max = DEFAULT_MAX;
@@ -89,13 +120,6 @@ export class MeshAvatars extends LitElement {
   /** Show a badge with the number of tabs of users who have more than one. Default false. */
   @property({ type: Boolean, attribute: 'show-tab-count', reflect: true }) showTabCount = false;
 
-  private readonly __listId = `mesh-avatars-list-${nextInstance++}`;
-  /** Ids and users of the stack as last rendered, to tell who arrived and who left. */
-  private __shownIds: string[] = [];
-  private __lastVisible: PresenceUser[] = [];
-  private __rendered = false;
-  private __timers = new Set<ReturnType<typeof setTimeout>>();
-
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     document.removeEventListener('click', this.__onDocumentClick, true);
@@ -103,15 +127,25 @@ export class MeshAvatars extends LitElement {
     this.__timers.clear();
     this._leaving = new Map();
     this._entering = new Set();
+    // like the picker: a list left open would come back open, without its outside-click listener
+    this._open = false;
   }
 
-  protected override willUpdate(changed: PropertyValues<this>): void {
-    if (changed.has('_room' as keyof MeshAvatars)) this.__trackArrivalsAndDepartures();
-    if (changed.has('_open' as keyof MeshAvatars)) {
+  protected override willUpdate(changed: PropertyValues): void {
+    // what is visible depends on max and self-position as much as on the users
+    if (changed.has('_room') || changed.has('max') || changed.has('selfPosition')) this.__trackArrivalsAndDepartures();
+    if (changed.has('_room')) {
+      try {
+        this.__internals.states[this._room?.stale ? 'add' : 'delete']('stale');
+      } catch {
+        // browsers before CustomStateSet took plain names: no styling hook there
+      }
+    }
+    if (this._open && this.__ordered().length <= this.__max()) this._open = false;
+    if (changed.has('_open')) {
       if (this._open) document.addEventListener('click', this.__onDocumentClick, true);
       else document.removeEventListener('click', this.__onDocumentClick, true);
     }
-    if (this._open && this.__ordered().length <= this.__max()) this._open = false;
   }
 
   protected override updated(): void {
@@ -120,14 +154,7 @@ export class MeshAvatars extends LitElement {
 
   /** The effective `max`: a bad value warns once and falls back to 5. */
   private __max(): number {
-    const max = this.max;
-    if (Number.isInteger(max) && max >= 1) return max;
-    warnOnce(this, 'max', `<mesh-avatars>: invalid max="${String(max)}"; expected a positive integer. Using ${DEFAULT_MAX}.`);
-    return DEFAULT_MAX;
-  }
-
-  private __selfPosition(): SelfPosition {
-    return checkUnion(this, 'self-position', this.selfPosition, SELF_POSITIONS, 'first');
+    return checkNumber(this, 'max', this.max, DEFAULT_MAX, (n) => Number.isInteger(n) && n >= 1);
   }
 
   /** Users in display order: the local user first / last / not at all, others as the room orders them. */
@@ -135,18 +162,8 @@ export class MeshAvatars extends LitElement {
     const users = this._room?.users ?? [];
     const others = users.filter((u) => !u.self);
     const self = users.filter((u) => u.self);
-    switch (this.__selfPosition()) {
-      case 'first':
-        return [...self, ...others];
-      case 'last':
-        return [...others, ...self];
-      case 'hidden':
-        return others;
-    }
-  }
-
-  private __reducedMotion(): boolean {
-    return typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
+    const position = checkUnion(this, 'self-position', this.selfPosition, SELF_POSITIONS, 'first');
+    return position === 'first' ? [...self, ...others] : position === 'last' ? [...others, ...self] : others;
   }
 
   private __later(ms: number, fn: () => void): void {
@@ -159,17 +176,17 @@ export class MeshAvatars extends LitElement {
 
   /** Animation length as CSS says it, so the leaving avatar goes when its animation ends. */
   private __duration(): number {
-    const value = getComputedStyle(this.renderRoot.querySelector('.base') ?? this)
+    const value = getComputedStyle(this.renderRoot.querySelector('[part~="base"]') ?? this)
       .getPropertyValue('--_duration')
       .trim();
-    const ms = value.endsWith('ms') ? parseFloat(value) : value.endsWith('s') ? parseFloat(value) * 1000 : NaN;
+    const ms = parseFloat(value) * (value.endsWith('ms') ? 1 : 1000);
     return Number.isFinite(ms) ? ms : 200;
   }
 
   private __trackArrivalsAndDepartures(): void {
     const visible = this.__ordered().slice(0, this.__max());
     const ids = visible.map((u) => u.id);
-    const animate = this.__rendered && !this.__reducedMotion() && this.isConnected;
+    const animate = this.__rendered && this.isConnected && !matchMedia('(prefers-reduced-motion: reduce)').matches;
     if (animate) {
       const now = new Set(ids);
       const before = new Set(this.__shownIds);
@@ -181,18 +198,15 @@ export class MeshAvatars extends LitElement {
       if (entering.length || leaving.length || back.length) {
         const nextLeaving = new Map(this._leaving);
         for (const id of back) nextLeaving.delete(id);
-        // users still present but pushed into the overflow list do not "leave"
-        const stillHere = new Set(this.__ordered().map((u) => u.id));
+        // users still present but pushed into the overflow list (or hidden) do not "leave"
+        const stillHere = new Set((this._room?.users ?? []).map((u) => u.id));
         for (const id of leaving) {
           const entry = previous.get(id);
           if (entry && !stillHere.has(id)) nextLeaving.set(id, entry);
         }
         this._leaving = nextLeaving;
-        const nextEntering = new Set(this._entering);
-        for (const id of entering) nextEntering.add(id);
-        this._entering = nextEntering;
-        const duration = this.__duration();
-        this.__later(duration + 50, () => {
+        this._entering = new Set([...this._entering, ...entering]);
+        this.__later(this.__duration() + 50, () => {
           const l = new Map(this._leaving);
           for (const id of leaving) if (!now.has(id)) l.delete(id);
           this._leaving = l;
@@ -214,19 +228,46 @@ export class MeshAvatars extends LitElement {
   };
 
   private __onKeydown = (event: KeyboardEvent): void => {
-    if (event.key !== 'Escape' || !this._open) return;
-    event.stopPropagation();
-    this._open = false;
-    this.renderRoot.querySelector<HTMLButtonElement>('[part~="overflow"]')?.focus();
+    if (event.key !== 'Escape') return;
+    if (this._open) {
+      event.stopPropagation();
+      this._open = false;
+      this.renderRoot.querySelector<HTMLElement>('[part~="overflow"]')?.focus();
+    } else {
+      this._tooltipsHidden = true;
+    }
+  };
+
+  /** Roving focus over the people of the stack. */
+  private __onStackKeydown = (event: KeyboardEvent): void => {
+    const items = [...this.renderRoot.querySelectorAll<HTMLElement>('[part~="item"][data-user-id]:not([data-state="leaving"])')];
+    const current = items.indexOf(event.target as HTMLElement);
+    if (current < 0) return;
+    const forward = getComputedStyle(this).direction === 'rtl' ? 'ArrowLeft' : 'ArrowRight';
+    const backward = forward === 'ArrowLeft' ? 'ArrowRight' : 'ArrowLeft';
+    const last = items.length - 1;
+    const next =
+      event.key === forward ? Math.min(current + 1, last)
+      : event.key === backward ? Math.max(current - 1, 0)
+      : event.key === 'Home' ? 0
+      : event.key === 'End' ? last
+      : -1;
+    if (next < 0) return;
+    event.preventDefault();
+    const item = items[next]!;
+    this._focusId = item.dataset.userId!;
+    this._tooltipsHidden = false;
+    item.tabIndex = 0; // before the re-render, so that focus() takes
+    item.focus();
+  };
+
+  private __onMove = (): void => {
+    if (this._tooltipsHidden) this._tooltipsHidden = false;
   };
 
   private __onDocumentClick = (event: MouseEvent): void => {
     if (!event.composedPath().includes(this)) this._open = false;
   };
-
-  private __onImageError(url: string): void {
-    this._brokenImages = new Set(this._brokenImages).add(url);
-  }
 
   /** What a screen reader says for one person, e.g. "Ada Lovelace (you), busy, 2 tabs". */
   private __label(user: PresenceUser): string {
@@ -236,29 +277,31 @@ export class MeshAvatars extends LitElement {
     return parts.join(', ');
   }
 
-  private __renderCircle(user: PresenceUser, extraClass: string): TemplateResult {
+  private __renderCircle(user: PresenceUser, inStack: boolean): TemplateResult {
     const name = user.name || user.id;
     const image = user.avatar && !this._brokenImages.has(user.avatar) ? user.avatar : '';
-    const token = statusToken(user.status || 'unknown');
+    const token = statusToken(user.status);
     return html`
       <span
         part="avatar${user.self ? ' self' : ''}"
-        class="avatar ${user.self ? 'self' : ''} ${extraClass}"
-        style=${styleMap({ '--_color': user.color || colorFor(user.id) })}
+        class="avatar"
+        style="--_color:${safeColor(user.color) || colorFor(user.id)}"
         data-user-id=${user.id}
       >
         <span class="face" aria-hidden="true">
           ${image
-            ? html`<img part="image" class="image" src=${image} alt="" @error=${() => this.__onImageError(image)} />`
+            ? html`<img part="image" class="image" src=${image} alt="" @error=${() => {
+                this._brokenImages = new Set(this._brokenImages).add(image);
+              }} />`
             : html`<span part="initials" class="initials">${initialsOf(user.name, user.id)}</span>`}
         </span>
         ${user.status
-          ? html`<span part="status status-dot status-${token}" class="status" data-status=${token} aria-hidden="true"></span>`
+          ? html`<span part="status-dot status-${token}" class="status" data-status=${token} aria-hidden="true"></span>`
           : nothing}
         ${this.showTabCount && user.tabCount > 1
           ? html`<span part="badge" class="badge" aria-hidden="true">${user.tabCount}</span>`
           : nothing}
-        ${extraClass.includes('in-stack')
+        ${inStack
           ? html`<span part="tooltip" class="tooltip" aria-hidden="true">${name}${user.self ? ' (you)' : ''}</span>`
           : nothing}
       </span>
@@ -266,42 +309,57 @@ export class MeshAvatars extends LitElement {
   }
 
   /** Current visible users with the leaving ones put back where they were. */
-  private __stackEntries(visible: PresenceUser[]): Array<{ user: PresenceUser; leaving: boolean }> {
-    const entries = visible.map((user) => ({ user, leaving: false }));
+  private __stackEntries(visible: PresenceUser[]): StackEntry[] {
+    const entries: StackEntry[] = visible.map((user) => ({ user, leaving: false }));
     const leaving = [...this._leaving.values()].sort((a, b) => a.index - b.index);
     for (const { user, index } of leaving) {
-      if (visible.some((u) => u.id === user.id)) continue;
-      entries.splice(Math.min(index, entries.length), 0, { user, leaving: true });
+      if (!visible.some((u) => u.id === user.id)) entries.splice(Math.min(index, entries.length), 0, { user, leaving: true });
     }
     return entries;
   }
 
   protected override render() {
-    const room = this._room;
-    const stale = room?.stale ?? false;
+    const stale = this._room?.stale ?? false;
     const ordered = this.__ordered();
     const max = this.__max();
     const visible = ordered.slice(0, max);
     const rest = ordered.slice(max);
     const entries = this.__stackEntries(visible);
-    const label = stale ? 'People in the room (connection lost, last known)' : 'People in the room';
+    const focusId = visible.some((u) => u.id === this._focusId) ? this._focusId : visible[0]?.id;
 
     if (entries.length === 0) {
       return html`<div part="base" class="base"><slot name="empty"></slot></div>`;
     }
     return html`
-      <div part="base" class="base ${stale ? 'stale' : ''}" @keydown=${this.__onKeydown}>
-        <div part="stack" class="stack" role="list" aria-label=${label}>
+      <div
+        part="base"
+        class="base"
+        ?data-tooltips-hidden=${this._tooltipsHidden}
+        @keydown=${this.__onKeydown}
+        @pointerover=${this.__onMove}
+        @focusin=${this.__onMove}
+      >
+        <div
+          part="stack"
+          class="stack"
+          role="list"
+          aria-label=${stale ? 'People in the room (connection lost, last known)' : 'People in the room'}
+          @keydown=${this.__onStackKeydown}
+        >
           ${repeat(
             entries,
             (entry) => entry.user.id,
             ({ user, leaving }) => html`
               <span
+                part="item"
+                class="item"
                 role="listitem"
-                class="item ${leaving ? 'leaving' : ''} ${this._entering.has(user.id) ? 'entering' : ''}"
+                data-user-id=${user.id}
+                data-state=${leaving ? 'leaving' : this._entering.has(user.id) ? 'entering' : nothing}
+                tabindex=${leaving ? nothing : user.id === focusId ? '0' : '-1'}
                 aria-hidden=${leaving ? 'true' : nothing}
               >
-                ${this.__renderCircle(user, 'in-stack')}
+                ${this.__renderCircle(user, true)}
                 <span class="visually-hidden">${this.__label(user)}</span>
               </span>
             `,
@@ -320,14 +378,12 @@ export class MeshAvatars extends LitElement {
                 +${rest.length}<span class="visually-hidden"> more ${rest.length === 1 ? 'person' : 'people'}</span>
               </button>
               <ul part="list" class="list" id=${this.__listId} aria-label="More people" ?hidden=${!this._open}>
-                ${repeat(
-                  rest,
-                  (user) => user.id,
+                ${rest.map(
                   (user) => html`
                     <li part="list-item" class="list-item">
-                      ${this.__renderCircle(user, '')}
+                      ${this.__renderCircle(user, false)}
                       <span class="who">
-                        <span class="name">${user.name || user.id}${user.self ? ' (you)' : ''}</span>
+                        <span>${user.name || user.id}${user.self ? ' (you)' : ''}</span>
                         ${user.status ? html`<span class="status-text">${statusLabel(user.status)}</span>` : nothing}
                       </span>
                       ${this.showTabCount && user.tabCount > 1

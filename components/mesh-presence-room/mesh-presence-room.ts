@@ -16,7 +16,8 @@ import { MeshLeaveEvent } from '../events/mesh-leave-event.js';
 import { MeshStateEvent } from '../events/mesh-state-event.js';
 import { MeshUsersChangeEvent } from '../events/mesh-users-change-event.js';
 import { DEFAULT_TYPING_TIMEOUT, diffUsers, type ComposedState } from './merge-users.js';
-import { warnOnce } from './room-helpers.js';
+import { checkNumber, warnOnce } from '../shared/element-helpers.js';
+import { visuallyHidden } from '../shared/shared.styles.js';
 
 const DEFAULT_LEAVE_GRACE = 3_000;
 const ANONYMOUS_ID_KEY = 'mesh-presence:anonymous-id';
@@ -69,25 +70,17 @@ function randomId(): string {
  * @fires {MeshErrorEvent} mesh-error - Joining, following or publishing failed, or the connection failed.
  */
 export class MeshPresenceRoom extends LitElement {
-  static override styles = css`
-    :host {
-      display: contents;
-    }
-    :host([hidden]) {
-      display: none;
-    }
-    .visually-hidden {
-      position: absolute;
-      width: 1px;
-      height: 1px;
-      margin: -1px;
-      padding: 0;
-      overflow: hidden;
-      clip: rect(0 0 0 0);
-      white-space: nowrap;
-      border: 0;
-    }
-  `;
+  static override styles = [
+    visuallyHidden,
+    css`
+      :host {
+        display: contents;
+      }
+      :host([hidden]) {
+        display: none;
+      }
+    `,
+  ];
 
   private readonly __presence = new PresenceController(this, {
     onChange: () => this.__provide(),
@@ -100,6 +93,14 @@ export class MeshPresenceRoom extends LitElement {
 
   // the value is set in connectedCallback, once the properties are initialised
   private readonly __provider = new ContextProvider(this, { context: roomContext });
+
+  /** The local user's status and page fields, composed with the identity at each publish. */
+  private __status = 'online';
+  private __typing = false;
+  private __typingAt = 0;
+  private __pageState: Record<string, unknown> = {};
+  private __anonymousId: string | undefined;
+  private __lastStatus: { status: RoomConnectionStatus; stale: boolean } | undefined;
 
   /** What the live region says: set when the connection drops or comes back. */
   @state() private _announcement = '';
@@ -146,17 +147,9 @@ export class MeshPresenceRoom extends LitElement {
 
   /**
    * How long another user's typing flag counts without a refresh, in ms (typists
-   * refresh it about every 2 s). Default 8000.
+   * refresh it about every 2 s). Greater than 0. Default 8000.
    */
   @property({ type: Number, attribute: 'typing-timeout' }) typingTimeout = DEFAULT_TYPING_TIMEOUT;
-
-  /** The local user's status and page fields, composed with the identity at each publish. */
-  private __status = 'online';
-  private __typing = false;
-  private __typingAt = 0;
-  private __pageState: Record<string, unknown> = {};
-  private __anonymousId: string | undefined;
-  private __lastStatus: { status: RoomConnectionStatus; stale: boolean } | undefined;
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -177,7 +170,7 @@ export class MeshPresenceRoom extends LitElement {
   private __configure(): void {
     if (!this.url || !this.room) {
       if (this.isConnected && (this.url || this.room)) {
-        warnOnce(this, 'missing', `<mesh-presence-room> needs both url and room; it stays empty until both are set.`);
+        warnOnce(this, 'missing', 'needs both url and room; it stays empty until both are set.');
       }
       this.__presence.configure(null);
       return;
@@ -186,18 +179,12 @@ export class MeshPresenceRoom extends LitElement {
       url: this.url,
       room: this.room,
       watchOnly: this.watchOnly,
-      leaveGrace: this.__number('leave-grace', this.leaveGrace, DEFAULT_LEAVE_GRACE),
-      typingTimeout: this.__number('typing-timeout', this.typingTimeout, DEFAULT_TYPING_TIMEOUT),
+      leaveGrace: checkNumber(this, 'leave-grace', this.leaveGrace, DEFAULT_LEAVE_GRACE, (n) => n >= 0),
+      // 0 would make every typing flag stale at once
+      typingTimeout: checkNumber(this, 'typing-timeout', this.typingTimeout, DEFAULT_TYPING_TIMEOUT, (n) => n > 0),
       hasToken: Boolean(this.token || this.getToken),
       token: () => (this.getToken ? this.getToken() : this.token || undefined),
     });
-  }
-
-  /** A non-negative finite number, else a warning (once) and the default. */
-  private __number(attribute: string, value: number, fallback: number): number {
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-    warnOnce(this, attribute, `<mesh-presence-room>: invalid ${attribute}="${String(value)}"; expected a number of ms ≥ 0. Using ${fallback}.`);
-    return fallback;
   }
 
   private __selfId(): string {
@@ -257,6 +244,9 @@ export class MeshPresenceRoom extends LitElement {
   }
 
   private __onStatus(status: RoomConnectionStatus, stale: boolean, room: string): void {
+    // whoever types while the connection is down is not seen typing: the flag must not
+    // come back on reconnect (the room publishes the latest state then)
+    if (status !== 'online') this.__typing = false;
     const before = this.__lastStatus;
     this.__lastStatus = { status, stale };
     if (stale && !before?.stale) this._announcement = 'Connection lost. The people shown may be out of date.';

@@ -1,6 +1,10 @@
 import { css } from 'lit';
+import { statusColors, visuallyHidden } from '../shared/shared.styles.js';
 
-export const styles = css`
+export const styles = [
+  visuallyHidden,
+  statusColors('mesh-status-picker'),
+  css`
   :host {
     display: inline-block;
   }
@@ -41,11 +45,12 @@ export const styles = css`
     outline-offset: 2px;
   }
 
+  /* A chevron pointing down: physical sides, so that it points down in right-to-left text too. */
   .caret {
     inline-size: 0.4em;
     block-size: 0.4em;
-    border-inline-end: 1.5px solid currentColor;
-    border-block-end: 1.5px solid currentColor;
+    border-right: 1.5px solid;
+    border-bottom: 1.5px solid;
     transform: translateY(-25%) rotate(45deg);
     margin-inline-start: 0.25em;
   }
@@ -55,20 +60,7 @@ export const styles = css`
     inline-size: var(--_dot-size);
     block-size: var(--_dot-size);
     border-radius: 50%;
-    background: var(--_color, var(--mesh-status-picker-neutral-color, var(--mesh-color-neutral, #6b7280)));
-  }
-
-  .dot[data-status='online'] {
-    --_color: var(--mesh-status-picker-online-color, var(--mesh-color-online, #16a34a));
-  }
-  .dot[data-status='away'] {
-    --_color: var(--mesh-status-picker-away-color, var(--mesh-color-away, #d97706));
-  }
-  .dot[data-status='busy'] {
-    --_color: var(--mesh-status-picker-busy-color, var(--mesh-color-busy, #dc2626));
-  }
-  .dot[data-status='dnd'] {
-    --_color: var(--mesh-status-picker-dnd-color, var(--mesh-color-dnd, #991b1b));
+    background: var(--_color, var(--_status));
   }
 
   .listbox {
@@ -103,7 +95,7 @@ export const styles = css`
     cursor: pointer;
   }
 
-  .option.active {
+  .option[data-active] {
     background: var(--_active);
   }
 
@@ -113,23 +105,11 @@ export const styles = css`
 
   @media (forced-colors: active) {
     .dot {
-      forced-color-adjust: none;
       border: 1px solid CanvasText;
     }
-    .option.active {
+    .option[data-active] {
       outline: 2px solid Highlight;
     }
   }
-
-  .visually-hidden {
-    position: absolute;
-    width: 1px;
-    height: 1px;
-    margin: -1px;
-    padding: 0;
-    overflow: hidden;
-    clip: rect(0 0 0 0);
-    white-space: nowrap;
-    border: 0;
-  }
-`;
+`,
+];

@@ -1,11 +1,11 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit';
-import { property, query, state } from 'lit/decorators.js';
-import { styleMap } from 'lit/directives/style-map.js';
+import { property, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { roomContext, type RoomContextValue } from '../context.js';
 import { IdleController } from '../controllers/idle-controller.js';
-import { UserChannel, type UserChannelMessage } from '../controllers/user-channel.js';
+import { UserStatusController } from '../controllers/user-status-controller.js';
 import { MeshStatusChangeEvent } from '../events/mesh-status-change-event.js';
+import { OutsideRoomWarning, checkNumber, safeColor, warnOnce } from '../shared/element-helpers.js';
 import { styles } from './mesh-status-picker.styles.js';
 
 /** The statuses offered when the element has no `<option>` children. */
@@ -19,8 +19,10 @@ const DEFAULT_LABELS: Record<DefaultStatus, string> = {
   dnd: 'Do not disturb',
 };
 
-/** Chosen statuses that auto-away leaves alone: the user asked not to be disturbed. */
-const NEVER_AUTO_AWAY = new Set(['busy', 'dnd', 'away']);
+const DEFAULT_LABEL = 'Status';
+
+/** Chosen statuses that auto-away leaves alone: the user asked not to be disturbed (or is away already). */
+const NEVER_AUTO_AWAY = new Set(['busy', 'dnd', 'do-not-disturb', 'away']);
 const TYPE_AHEAD_RESET = 500;
 
 /** One choice in the picker. */
@@ -30,27 +32,6 @@ export interface StatusOption {
   /** A CSS colour for the dot, or '' for the built-in colour of the value. */
   color: string;
   disabled: boolean;
-}
-
-/** localStorage key of the user's persisted choice. */
-function storageKey(userId: string): string {
-  return `mesh-presence/user/${userId}/status`;
-}
-
-function readStored(userId: string): string | null {
-  try {
-    return localStorage.getItem(storageKey(userId));
-  } catch {
-    return null; // storage unavailable (private mode, sandboxed frame)
-  }
-}
-
-function writeStored(userId: string, value: string): void {
-  try {
-    localStorage.setItem(storageKey(userId), value);
-  } catch {
-    // storage unavailable: the choice lasts for this page only
-  }
 }
 
 let nextId = 0;
@@ -71,9 +52,10 @@ let nextId = 0;
  * With `auto-away="<ms>"` it shows and publishes `away` after that long without
  * activity in any of the user's tabs, and the chosen status again on activity. It
  * applies only when an `away` option exists, and never overrides a chosen `busy`,
- * `dnd` or `away`.
+ * `dnd` / `do-not-disturb` or `away`.
  *
- * Must be inside a `<mesh-presence-room>`; elsewhere it warns once and publishes nothing.
+ * Must be inside a `<mesh-presence-room>`; elsewhere it warns once, publishes nothing,
+ * and neither persists nor shares its choice.
  *
  * @fires {MeshStatusChangeEvent} mesh-status-change - The user chose a status in this element.
  *
@@ -81,6 +63,7 @@ let nextId = 0;
  * @csspart button - The button that opens the listbox.
  * @csspart status-dot - The coloured dot, in the button and in each option.
  * @csspart label - The label of the current status in the button.
+ * @csspart caret - The chevron in the button (pointing down in both text directions).
  * @csspart listbox - The popup list of statuses.
  * @csspart option - One status in the list.
  * @csspart option-label - The label inside an option.
@@ -88,7 +71,7 @@ let nextId = 0;
  * @cssprop [--mesh-status-picker-online-color=var(--mesh-color-online, #16a34a)] - Dot colour of `online`.
  * @cssprop [--mesh-status-picker-away-color=var(--mesh-color-away, #d97706)] - Dot colour of `away`.
  * @cssprop [--mesh-status-picker-busy-color=var(--mesh-color-busy, #dc2626)] - Dot colour of `busy`.
- * @cssprop [--mesh-status-picker-dnd-color=var(--mesh-color-dnd, #991b1b)] - Dot colour of `dnd`.
+ * @cssprop [--mesh-status-picker-dnd-color=var(--mesh-color-dnd, #991b1b)] - Dot colour of `dnd` / `do-not-disturb`.
  * @cssprop [--mesh-status-picker-neutral-color=var(--mesh-color-neutral, #6b7280)] - Dot colour of other values without `data-color`.
  * @cssprop [--mesh-status-picker-dot-size=0.625em] - Diameter of the dots.
  * @cssprop [--mesh-status-picker-background=var(--mesh-color-surface, #fff)] - Button and listbox background.
@@ -103,10 +86,35 @@ let nextId = 0;
 export class MeshStatusPicker extends LitElement {
   static override styles = styles;
 
-  private __idle = new IdleController(this, {
-    timeout: () => this.__autoAway(),
+  private readonly __idle = new IdleController(this, {
+    timeout: () => checkNumber(this, 'auto-away', this.autoAway, 0, (n) => n >= 0),
     onChange: () => this.requestUpdate(),
   });
+
+  /** Persistence and the user's other tabs. */
+  private readonly __store = new UserStatusController(this, this.__idle, (value) => {
+    // another tab of this user chose: follow without an event (it was not chosen here)
+    if (!this.__isValid(value) || value === this.__choice) return;
+    const previous = this.value;
+    this.__choice = value;
+    this.__chosen = true;
+    this.requestUpdate('value', previous);
+  });
+
+  private readonly __outsideRoom = new OutsideRoomWarning(this, () => this._room);
+
+  private readonly __idPrefix = `mesh-status-picker-${nextId++}`;
+  private __initialised = false;
+  private __default: string | null = null;
+  /** The status chosen (by the user, code, another tab, storage or the default). */
+  private __choice = '';
+  /** Whether the choice came from the user, code or another tab, not from the defaults. */
+  private __chosen = false;
+  /** The last (room, user, joined, status) told to the room. */
+  private __published = '';
+  private __observer: MutationObserver | null = null;
+  private __typeAhead = '';
+  private __typeAheadTimer: ReturnType<typeof setTimeout> | undefined;
 
   @consume({ context: roomContext, subscribe: true })
   @state()
@@ -126,7 +134,9 @@ export class MeshStatusPicker extends LitElement {
    */
   @property()
   get value(): string {
-    return this.__effective();
+    const choice = this.__choice || this.__default || this._options[0]?.value || DEFAULT_STATUSES[0];
+    if (this.__idle.idle && !NEVER_AUTO_AWAY.has(choice) && this.__isValid('away')) return 'away';
+    return choice;
   }
   set value(value: string) {
     if (!this.__initialised) {
@@ -136,8 +146,8 @@ export class MeshStatusPicker extends LitElement {
     this.__choose(value, false);
   }
 
-  /** Accessible name of the control, also read before the status on the button. Default: "Status". */
-  @property() label = 'Status';
+  /** Accessible name of the control, also read before the status on the button. Not empty. Default: "Status". */
+  @property() label = DEFAULT_LABEL;
 
   /**
    * Ms without activity in any of the user's tabs after which `away` is shown and
@@ -145,29 +155,11 @@ export class MeshStatusPicker extends LitElement {
    */
   @property({ type: Number, attribute: 'auto-away' }) autoAway = 0;
 
-  @query('[part~="button"]') private _button!: HTMLButtonElement;
-  @query('[part~="listbox"]') private _listbox!: HTMLElement;
-
-  private __initialised = false;
-  private __default: string | null = null;
-  /** The status chosen (by the user, code, another tab, storage or the default). */
-  private __choice = '';
-  /** Whether the choice came from the user or code, not from the defaults. */
-  private __chosen = false;
-  private __userId: string | null = null;
-  private __channel: UserChannel | null = null;
-  private __unsubscribe: (() => void) | null = null;
-  private __published = '';
-  private __observer: MutationObserver | null = null;
-  private __typeAhead = '';
-  private __typeAheadTimer: ReturnType<typeof setTimeout> | undefined;
-  private __warned = new Set<string>();
-  private __idPrefix = `mesh-status-picker-${nextId++}`;
-
   override connectedCallback(): void {
     super.connectedCallback();
     this.__observer = new MutationObserver(() => this.__readOptions());
     this.__observer.observe(this, { childList: true, subtree: true, characterData: true, attributes: true });
+    // back in the page: another tab may have chosen meanwhile
     if (this.__initialised) this.__syncUser();
   }
 
@@ -175,19 +167,17 @@ export class MeshStatusPicker extends LitElement {
     super.disconnectedCallback();
     this.__observer?.disconnect();
     this.__observer = null;
-    this.__closeChannel();
-    this.__userId = null;
     this._open = false;
     clearTimeout(this.__typeAheadTimer);
   }
 
-  protected override willUpdate(changed: PropertyValues<this>): void {
+  protected override willUpdate(changed: PropertyValues): void {
     const first = !this.__initialised;
     if (first) {
       this.__initialised = true;
       this.__readOptions();
     }
-    if (first || changed.has('_room' as keyof MeshStatusPicker)) this.__syncUser();
+    if (first || changed.has('_room')) this.__syncUser();
     if (changed.has('autoAway')) this.__idle.update();
   }
 
@@ -198,58 +188,23 @@ export class MeshStatusPicker extends LitElement {
     }
   }
 
-  protected override async firstUpdated(): Promise<void> {
-    // Give a room defined later in the same task a chance to answer the context request.
-    await new Promise((resolve) => setTimeout(resolve));
-    if (!this._room && this.isConnected) this.__warnOnce('room', 'is not inside a <mesh-presence-room>; it publishes nothing.');
-  }
-
-  /** The options offered, from `<option>` children or the defaults. */
-  get options(): readonly StatusOption[] {
-    return this._options;
-  }
-
-  /** Open the listbox and move focus into it. */
-  show(): void {
-    if (this._open) return;
-    const selected = this._options.findIndex((o) => o.value === this.value);
-    this._active = selected >= 0 ? selected : this.__step(-1, 1);
-    this._open = true;
-    void this.updateComplete.then(() => this._listbox?.focus());
-  }
-
-  /** Close the listbox; `returnFocus` puts focus back on the button. */
-  hide(returnFocus = true): void {
-    if (!this._open) return;
-    this._open = false;
-    if (returnFocus) void this.updateComplete.then(() => this._button?.focus());
-  }
-
-  // --- status logic ---
-
-  private __effective(): string {
-    const choice = this.__choice || this.__default || this._options[0]?.value || DEFAULT_STATUSES[0];
-    if (this.__idle.idle && !NEVER_AUTO_AWAY.has(choice) && this._options.some((o) => o.value === 'away')) return 'away';
-    return choice;
-  }
-
   private __isValid(value: string): boolean {
     return this._options.some((o) => o.value === value && !o.disabled);
   }
 
-  /** Set the initial choice: the persisted one, else the `value` default, else the first option. */
+  /** Set the initial choice: the persisted one, else the `value` default, else the first enabled option. */
   private __resolveInitial(): void {
-    const stored = this.__userId !== null ? readStored(this.__userId) : null;
-    if (stored !== null && this.__isValid(stored)) {
-      this.__choice = stored;
+    const saved = this.__store.saved;
+    if (saved !== null && this.__isValid(saved)) {
+      this.__choice = saved;
     } else if (this.__default !== null && this.__isValid(this.__default)) {
       this.__choice = this.__default;
     } else {
-      if (this.__default !== null && this.__default !== '') {
-        const valid = this._options.map((o) => o.value).join(', ');
-        this.__warnOnce('value', `has an invalid value "${this.__default}" (options: ${valid}); using "${this._options[0]?.value}".`);
-      }
       this.__choice = this._options.find((o) => !o.disabled)?.value ?? '';
+      if (this.__default) {
+        const valid = this._options.map((o) => o.value).join(', ');
+        warnOnce(this, 'value', `has an invalid value "${this.__default}" (options: ${valid}); using "${this.__choice}".`);
+      }
     }
     this.requestUpdate('value');
   }
@@ -257,53 +212,29 @@ export class MeshStatusPicker extends LitElement {
   /** Make `value` the choice: persist, tell the other tabs, publish. */
   private __choose(value: string, fromUser: boolean): void {
     if (!this.__isValid(value)) {
-      this.__warnOnce('value', `cannot choose "${value}": it is not one of the options.`);
+      warnOnce(this, 'choose', `cannot choose "${value}": it is not one of the options.`);
       return;
     }
     const previous = this.value;
     this.__choice = value;
     this.__chosen = true;
-    if (this.__userId !== null) writeStored(this.__userId, value);
-    this.__channel?.post({ type: 'status', value });
+    this.__store.save(value);
     this.requestUpdate('value', previous);
     if (fromUser && this.value !== previous) this.dispatchEvent(new MeshStatusChangeEvent({ value: this.value, previous }));
   }
 
-  /** Follow the room's local user: their persisted choice and their tabs' channel. */
+  /** Follow the room's local user: their persisted choice and their tabs. */
   private __syncUser(): void {
-    const userId = this._room?.self.id ?? '';
-    if (userId === this.__userId && this.__channel) return;
-    this.__closeChannel();
-    this.__userId = userId;
-    this.__channel = new UserChannel(userId);
-    this.__unsubscribe = this.__channel.subscribe(this.__onChannel);
-    this.__idle.setChannel(this.__channel);
-    const stored = readStored(userId);
-    if (stored !== null && this.__isValid(stored)) {
+    this.__store.setUser(this._room?.self.id ?? '');
+    const saved = this.__store.saved;
+    if (saved !== null && this.__isValid(saved)) {
       const previous = this.value;
-      this.__choice = stored;
+      this.__choice = saved;
       this.requestUpdate('value', previous);
     } else if (!this.__chosen) {
       this.__resolveInitial();
     }
   }
-
-  private __closeChannel(): void {
-    this.__unsubscribe?.();
-    this.__unsubscribe = null;
-    this.__idle.setChannel(null);
-    this.__channel?.close();
-    this.__channel = null;
-  }
-
-  private __onChannel = (message: UserChannelMessage): void => {
-    // Another tab of this user chose: follow without an event (it was not chosen here).
-    if (message.type !== 'status' || !this.__isValid(message.value) || message.value === this.__choice) return;
-    const previous = this.value;
-    this.__choice = message.value;
-    this.__chosen = true;
-    this.requestUpdate('value', previous);
-  };
 
   /** Tell the room, once per distinct (room, user, joined, status). */
   private __publish(): void {
@@ -322,13 +253,11 @@ export class MeshStatusPicker extends LitElement {
       ? children.map((o) => ({
           value: o.value,
           label: o.label || o.value,
-          color: o.dataset.color ?? '',
+          color: safeColor(o.dataset.color),
           disabled: o.disabled,
         }))
       : DEFAULT_STATUSES.map((value) => ({ value, label: DEFAULT_LABELS[value], color: '', disabled: false }));
-    const same = options.length === this._options.length &&
-      options.every((o, i) => JSON.stringify(o) === JSON.stringify(this._options[i]));
-    if (same) return;
+    if (JSON.stringify(options) === JSON.stringify(this._options)) return;
     this._options = options;
     if (!this.__initialised) return;
     if (!this.__chosen || !this.__isValid(this.__choice)) {
@@ -338,21 +267,21 @@ export class MeshStatusPicker extends LitElement {
     if (this._active >= options.length) this._active = options.length - 1;
   }
 
-  private __autoAway(): number {
-    const ms = this.autoAway;
-    if (ms === 0 || ms === null || ms === undefined) return 0;
-    if (Number.isFinite(ms) && ms > 0) return ms;
-    this.__warnOnce('auto-away', `has an invalid auto-away "${this.getAttribute('auto-away') ?? ms}"; auto-away is off.`);
-    return 0;
+  /** The label, or "Status" (with a warning) when it is empty: the control needs a name. */
+  private __label(): string {
+    if (this.label?.trim()) return this.label;
+    warnOnce(this, 'label', `has an empty label; using "${DEFAULT_LABEL}".`);
+    return DEFAULT_LABEL;
   }
 
-  private __warnOnce(key: string, message: string): void {
-    if (this.__warned.has(key)) return;
-    this.__warned.add(key);
-    console.warn(`<mesh-status-picker> ${message}`, this);
+  private __dot(option: Pick<StatusOption, 'value' | 'color'>) {
+    return html`<span
+      part="status-dot"
+      class="dot"
+      data-status=${option.value}
+      style=${option.color ? `--_color:${option.color}` : nothing}
+    ></span>`;
   }
-
-  // --- keyboard and pointer ---
 
   /** Index of the next enabled option from `from` in direction `dir` (stays put at the ends). */
   private __step(from: number, dir: 1 | -1): number {
@@ -376,7 +305,6 @@ export class MeshStatusPicker extends LitElement {
   };
 
   private __onListKeydown = (event: KeyboardEvent): void => {
-    const last = this._options.length;
     switch (event.key) {
       case 'ArrowDown':
         this._active = this.__step(this._active, 1);
@@ -388,15 +316,13 @@ export class MeshStatusPicker extends LitElement {
         this._active = this.__step(-1, 1);
         break;
       case 'End':
-        this._active = this.__step(last, -1);
+        this._active = this.__step(this._options.length, -1);
         break;
-      case 'Enter':
       case ' ':
-        if (this._typeAheadActive() && event.key === ' ') {
-          this.__onTypeAhead(event.key);
-          break;
-        }
-        this.__pick(this._active);
+      case 'Enter':
+        // a space inside a type-ahead word is part of the word
+        if (event.key === ' ' && this.__typeAhead) this.__onTypeAhead(' ');
+        else this.__pick(this._active);
         break;
       case 'Escape':
         this.hide();
@@ -405,19 +331,12 @@ export class MeshStatusPicker extends LitElement {
         this.hide(false);
         return; // let focus move on
       default:
-        if (event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
-          this.__onTypeAhead(event.key);
-          break;
-        }
-        return;
+        if (event.key.length !== 1 || event.ctrlKey || event.metaKey || event.altKey) return;
+        this.__onTypeAhead(event.key);
     }
     event.preventDefault();
     event.stopPropagation();
   };
-
-  private _typeAheadActive(): boolean {
-    return this.__typeAhead !== '';
-  }
 
   private __onTypeAhead(char: string): void {
     clearTimeout(this.__typeAheadTimer);
@@ -444,16 +363,14 @@ export class MeshStatusPicker extends LitElement {
   }
 
   private __onOptionClick = (event: MouseEvent): void => {
-    const li = (event.target as Element).closest('[role="option"]');
-    if (li) this.__pick(Number((li as HTMLElement).dataset.index));
+    const li = (event.target as Element).closest<HTMLElement>('[role="option"]');
+    if (li) this.__pick(Number(li.dataset.index));
   };
 
   private __onOptionHover = (event: PointerEvent): void => {
-    const li = (event.target as Element).closest('[role="option"]');
-    if (li) {
-      const index = Number((li as HTMLElement).dataset.index);
-      if (!this._options[index]?.disabled) this._active = index;
-    }
+    const li = (event.target as Element).closest<HTMLElement>('[role="option"]');
+    const index = Number(li?.dataset.index);
+    if (li && !this._options[index]?.disabled) this._active = index;
   };
 
   private __onFocusOut = (event: FocusEvent): void => {
@@ -462,22 +379,33 @@ export class MeshStatusPicker extends LitElement {
     if (!(next instanceof Node) || !this.shadowRoot?.contains(next)) this.hide(false);
   };
 
-  // --- rendering ---
+  /** The options offered, from `<option>` children or the defaults. */
+  get options(): readonly StatusOption[] {
+    return this._options;
+  }
 
-  private __dot(option: Pick<StatusOption, 'value' | 'color'>) {
-    return html`<span
-      part="status-dot"
-      class="dot"
-      data-status=${option.value}
-      style=${styleMap(option.color ? { '--_color': option.color } : {})}
-    ></span>`;
+  /** Open the listbox and move focus into it. */
+  show(): void {
+    if (this._open) return;
+    const selected = this._options.findIndex((o) => o.value === this.value);
+    this._active = selected >= 0 ? selected : this.__step(-1, 1);
+    this._open = true;
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part~="listbox"]')?.focus());
+  }
+
+  /** Close the listbox; `returnFocus` puts focus back on the button. */
+  hide(returnFocus = true): void {
+    if (!this._open) return;
+    this._open = false;
+    if (returnFocus) void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part~="button"]')?.focus());
   }
 
   protected override render() {
     const value = this.value;
-    const current = this._options.find((o) => o.value === value) ?? { value, label: value, color: '', disabled: false };
+    const current = this._options.find((o) => o.value === value) ?? { value, label: value, color: '' };
     const id = this.__idPrefix;
     const open = this._open;
+    const label = this.__label();
     return html`
       <div part="base" class="base" @focusout=${this.__onFocusOut}>
         <button
@@ -490,8 +418,8 @@ export class MeshStatusPicker extends LitElement {
           @click=${this.__onButtonClick}
           @keydown=${this.__onButtonKeydown}
         >
-          ${this.__dot(current)}<span class="visually-hidden">${this.label}: </span
-          ><span part="label">${current.label}</span><span class="caret" aria-hidden="true"></span>
+          ${this.__dot(current)}<span class="visually-hidden">${label}: </span
+          ><span part="label">${current.label}</span><span part="caret" class="caret" aria-hidden="true"></span>
         </button>
         <ul
           part="listbox"
@@ -499,7 +427,7 @@ export class MeshStatusPicker extends LitElement {
           id="${id}-listbox"
           role="listbox"
           tabindex="-1"
-          aria-label=${this.label}
+          aria-label=${label}
           aria-activedescendant=${open && this._active >= 0 ? `${id}-option-${this._active}` : nothing}
           ?hidden=${!open}
           @keydown=${this.__onListKeydown}
@@ -509,11 +437,12 @@ export class MeshStatusPicker extends LitElement {
           ${this._options.map(
             (option, i) => html`<li
               part="option"
-              class="option ${i === this._active ? 'active' : ''}"
+              class="option"
               id="${id}-option-${i}"
               role="option"
               data-index=${i}
               data-value=${option.value}
+              ?data-active=${i === this._active}
               aria-selected=${option.value === value ? 'true' : 'false'}
               aria-disabled=${option.disabled ? 'true' : nothing}
             >

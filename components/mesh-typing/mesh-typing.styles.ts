@@ -1,6 +1,9 @@
 import { css } from 'lit';
+import { visuallyHidden } from '../shared/shared.styles.js';
 
-export const styles = css`
+export const styles = [
+  visuallyHidden,
+  css`
   :host {
     display: block;
   }
@@ -66,16 +69,5 @@ export const styles = css`
       background: CanvasText;
     }
   }
-
-  .visually-hidden {
-    position: absolute;
-    width: 1px;
-    height: 1px;
-    margin: -1px;
-    padding: 0;
-    overflow: hidden;
-    clip: rect(0 0 0 0);
-    white-space: nowrap;
-    border: 0;
-  }
-`;
+`,
+];

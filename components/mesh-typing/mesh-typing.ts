@@ -3,6 +3,7 @@ import { property, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { roomContext, type PresenceUser, type RoomContextValue } from '../context.js';
 import { TypingController, isTypingTarget } from '../controllers/typing-controller.js';
+import { OutsideRoomWarning, checkNumber, warnOnce } from '../shared/element-helpers.js';
 import { styles } from './mesh-typing.styles.js';
 
 /** Formats the line for the users who are typing (never empty when called). */
@@ -30,7 +31,8 @@ interface Shown {
  * in the same root (or the document). While the local user types there, it sets the
  * room's typing flag (throttled), and clears it on pause, blur, submit or an emptied
  * field. It lists the other users whose flag is set, never the local user, with
- * `Intl.ListFormat` in the element's `lang` (else the document's, else `en`):
+ * `Intl.ListFormat` in the language of the closest `lang` (its own, an ancestor's, else
+ * the document's, else `en`):
  * "Ada is typing…", "Ada and Bo are typing…", "Ada, Bo, and 3 others are typing…".
  * Screen readers hear changes through a polite live region, debounced.
  *
@@ -54,12 +56,19 @@ export class MeshTyping extends LitElement {
     return [...super.observedAttributes, 'lang'];
   }
 
-  private __typing = new TypingController(this, {
+  private readonly __typing = new TypingController(this, {
     targetId: () => this.for,
-    throttle: () => this.__number('throttle', this.throttle, DEFAULT_THROTTLE),
-    stopDelay: () => this.__number('stop-delay', this.stopDelay, DEFAULT_STOP_DELAY),
+    throttle: () => this.__throttle(),
+    stopDelay: () => this.__stopDelay(),
     publish: (typing) => this._room?.setTyping(typing),
   });
+
+  private readonly __outsideRoom = new OutsideRoomWarning(this, () => this._room);
+
+  private readonly __shown = new Map<string, Shown>();
+  private __holdTimer: ReturnType<typeof setTimeout> | undefined;
+  private __announceTimer: ReturnType<typeof setTimeout> | undefined;
+  private __text = '';
 
   @consume({ context: roomContext, subscribe: true })
   @state()
@@ -98,12 +107,6 @@ export class MeshTyping extends LitElement {
    */
   @property({ attribute: false }) formatter?: MeshTypingFormatter;
 
-  private __shown = new Map<string, Shown>();
-  private __holdTimer: ReturnType<typeof setTimeout> | undefined;
-  private __announceTimer: ReturnType<typeof setTimeout> | undefined;
-  private __text = '';
-  private __warned = new Set<string>();
-
   override attributeChangedCallback(name: string, old: string | null, value: string | null): void {
     super.attributeChangedCallback(name, old, value);
     if (name === 'lang') this.requestUpdate();
@@ -123,25 +126,14 @@ export class MeshTyping extends LitElement {
       this.__checkTarget();
     }
     if (changed.has('max')) this.__maxNames();
-    if (changed.has('throttle')) this.__number('throttle', this.throttle, DEFAULT_THROTTLE);
-    if (changed.has('stopDelay')) this.__number('stop-delay', this.stopDelay, DEFAULT_STOP_DELAY);
+    if (changed.has('throttle')) this.__throttle();
+    if (changed.has('stopDelay')) this.__stopDelay();
     this.__refreshShown();
     const text = this.__format();
     if (text !== this.__text) {
       this.__text = text;
       this.__scheduleAnnouncement();
     }
-  }
-
-  protected override async firstUpdated(): Promise<void> {
-    // Give a room defined later in the same task a chance to answer the context request.
-    await new Promise((resolve) => setTimeout(resolve));
-    if (!this._room && this.isConnected) this.__warnOnce('room', 'is not inside a <mesh-presence-room>; it shows nothing.');
-  }
-
-  /** The users currently listed (other users typing, plus those kept for `MIN_SHOWN`). */
-  get typingUsers(): readonly PresenceUser[] {
-    return [...this.__shown.values()].map((s) => s.user);
   }
 
   private __refreshShown(): void {
@@ -168,13 +160,14 @@ export class MeshTyping extends LitElement {
     this.__holdTimer = nextExpiry === Infinity ? undefined : setTimeout(() => this.requestUpdate(), nextExpiry - now);
   }
 
+  /** The language of the closest `lang` attribute (as `:lang()` does), else the document's, else `en`. */
   private __lang(): string {
-    const lang = this.lang || document.documentElement.lang || 'en';
+    const lang = this.closest('[lang]')?.getAttribute('lang') || document.documentElement.lang || 'en';
     try {
       Intl.getCanonicalLocales(lang);
       return lang;
     } catch {
-      this.__warnOnce('lang', `has an invalid lang "${lang}"; using "en".`);
+      warnOnce(this, 'lang', `has an invalid lang "${lang}"; using "en".`);
       return 'en';
     }
   }
@@ -211,27 +204,25 @@ export class MeshTyping extends LitElement {
     const target = this.__typing.resolveTarget();
     // A missing target may appear later; a wrong kind of element will not start working.
     if (target && !isTypingTarget(target)) {
-      this.__warnOnce('for', `for="${this.for}" names a <${target.localName}>, not an input, textarea or contenteditable element.`);
+      warnOnce(this, 'for', `for="${this.for}" names a <${target.localName}>, not an input, textarea or contenteditable element.`);
     }
   }
 
   private __maxNames(): number {
-    const max = this.max;
-    if (Number.isInteger(max) && max >= 1) return max;
-    this.__warnOnce('max', `has an invalid max "${this.getAttribute('max') ?? max}"; using ${DEFAULT_MAX}.`);
-    return DEFAULT_MAX;
+    return checkNumber(this, 'max', this.max, DEFAULT_MAX, (n) => Number.isInteger(n) && n >= 1);
   }
 
-  private __number(attribute: string, value: number, fallback: number): number {
-    if (Number.isFinite(value) && value > 0) return value;
-    this.__warnOnce(attribute, `has an invalid ${attribute} "${this.getAttribute(attribute) ?? value}"; using ${fallback}.`);
-    return fallback;
+  private __throttle(): number {
+    return checkNumber(this, 'throttle', this.throttle, DEFAULT_THROTTLE, (n) => n > 0);
   }
 
-  private __warnOnce(key: string, message: string): void {
-    if (this.__warned.has(key)) return;
-    this.__warned.add(key);
-    console.warn(`<mesh-typing> ${message}`, this);
+  private __stopDelay(): number {
+    return checkNumber(this, 'stop-delay', this.stopDelay, DEFAULT_STOP_DELAY, (n) => n > 0);
+  }
+
+  /** The users currently listed (other users typing, plus those kept for `MIN_SHOWN`). */
+  get typingUsers(): readonly PresenceUser[] {
+    return [...this.__shown.values()].map((s) => s.user);
   }
 
   protected override render() {

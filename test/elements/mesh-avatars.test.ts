@@ -1,4 +1,4 @@
-import { expect, fixture, fixtureCleanup, html, oneEvent } from '@open-wc/testing';
+import { expect, fixture, fixtureCleanup, html, oneEvent, waitUntil } from '@open-wc/testing';
 import { emulateMedia, sendKeys } from '@web/test-runner-commands';
 import '../../components/mesh-avatars/register.js';
 import '../../components/mesh-presence-room/register.js';
@@ -9,6 +9,7 @@ import type { PresenceUser } from '../../components/context.js';
 import { getClient, resetClients } from '../../src/client/index.js';
 import { getServerUrl, waitServerPresence } from './helpers/server-url.js';
 import { contextOf, pause, uniqueRoom, until, userUrl } from './helpers/room-test-utils.js';
+import { accessibleText, contrast } from './helpers/a11y.js';
 
 const ada = makeUser({ id: 'u-ada', name: 'Ada Lovelace', status: 'online' });
 const bo = makeUser({ id: 'u-bo', name: 'Bo', status: 'busy', tabCount: 3 });
@@ -30,8 +31,10 @@ function many(count: number): PresenceUser[] {
 const parts = (el: MeshAvatars, part: string) => [...el.shadowRoot!.querySelectorAll<HTMLElement>(`[part~="${part}"]`)];
 const stackIds = (el: MeshAvatars) =>
   [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="stack"] [part~="avatar"]')].map((a) => a.dataset.userId);
-const itemTexts = (el: MeshAvatars) =>
-  [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="stack"] [role="listitem"]')].map((li) => li.textContent!.replace(/\s+/g, ' ').trim());
+const items = (el: MeshAvatars) => [...el.shadowRoot!.querySelectorAll<HTMLElement>('[part~="stack"] [role="listitem"]')];
+/** The accessible name of each person in the stack (what a screen reader says). */
+const names = (el: MeshAvatars) => items(el).map(accessibleText);
+const item = (el: MeshAvatars, id: string) => el.shadowRoot!.querySelector<HTMLElement>(`[part~="item"][data-user-id="${id}"]`);
 
 describe('<mesh-avatars> rendering', () => {
   it('renders initials on a colour from the user id, and an image when there is one', async () => {
@@ -68,19 +71,16 @@ describe('<mesh-avatars> rendering', () => {
 
   it('shows a status dot with a per-status part and says the status', async () => {
     const { avatars } = await mount([ada, bo]);
-    const dots = parts(avatars, 'status');
-    expect(dots.map((d) => d.getAttribute('part'))).to.deep.equal([
-      'status status-dot status-online',
-      'status status-dot status-busy',
-    ]);
-    expect(itemTexts(avatars)[1]).to.contain('Bo').and.contain('busy');
+    const dots = parts(avatars, 'status-dot');
+    expect(dots.map((d) => d.getAttribute('part'))).to.deep.equal(['status-dot status-online', 'status-dot status-busy']);
+    expect(names(avatars)[1]).to.equal('Bo, busy');
   });
 
   it('puts the local user first, marked "you", with the self part', async () => {
     const { avatars } = await mount([ada, me, bo]);
     expect(stackIds(avatars)).to.deep.equal(['me', 'u-ada', 'u-bo']);
     expect(parts(avatars, 'self').map((a) => a.dataset.userId)).to.deep.equal(['me']);
-    expect(itemTexts(avatars)[0]).to.contain('Me Myself (you)');
+    expect(names(avatars)[0]).to.equal('Me Myself (you), away');
   });
 
   it('self-position="last" and "hidden" move or hide the local user', async () => {
@@ -144,7 +144,7 @@ describe('<mesh-avatars> rendering', () => {
     const { avatars } = await mount([ada, bo], 'show-tab-count');
     const badges = parts(avatars, 'badge');
     expect(badges.map((b) => b.textContent)).to.deep.equal(['3']);
-    expect(itemTexts(avatars)[1]).to.contain('3 tabs');
+    expect(names(avatars)[1]).to.equal('Bo, busy, 3 tabs');
   });
 
   it('shows the empty slot when nobody is there', async () => {
@@ -160,16 +160,17 @@ describe('<mesh-avatars> rendering', () => {
     expect(avatars.shadowRoot!.querySelector('slot[name="empty"]')).to.equal(null);
   });
 
-  it('marks stale users and says so', async () => {
+  it('marks stale users (the stale custom state) and says so', async () => {
     const { room, avatars } = await mount([ada, bo]);
     room.setRoom({ stale: true, status: 'reconnecting' });
     await avatars.updateComplete;
-    expect(parts(avatars, 'base')[0]!.classList.contains('stale')).to.equal(true);
+    expect(avatars.matches(':state(stale)')).to.equal(true);
+    expect(getComputedStyle(parts(avatars, 'avatar')[0]!).filter).to.contain('grayscale');
     expect(parts(avatars, 'stack')[0]!.getAttribute('aria-label')).to.contain('connection lost');
     expect(stackIds(avatars)).to.deep.equal(['u-ada', 'u-bo']);
     room.setRoom({ stale: false, status: 'online' });
     await avatars.updateComplete;
-    expect(parts(avatars, 'base')[0]!.classList.contains('stale')).to.equal(false);
+    expect(avatars.matches(':state(stale)')).to.equal(false);
   });
 
   it('animates arrivals and keeps a leaving user on screen until the animation ends', async () => {
@@ -177,12 +178,12 @@ describe('<mesh-avatars> rendering', () => {
     avatars.style.setProperty('--mesh-avatars-animation-duration', '100ms');
     room.setRoom({ users: [ada, bo] });
     await avatars.updateComplete;
-    const boItem = () => avatars.shadowRoot!.querySelector('[data-user-id="u-bo"]')?.closest('[role="listitem"]');
-    expect(boItem()!.classList.contains('entering')).to.equal(true);
+    expect(item(avatars, 'u-bo')!.dataset.state).to.equal('entering');
+    expect(getComputedStyle(item(avatars, 'u-bo')!).animationName).to.equal('mesh-avatars-enter');
     room.setRoom({ users: [bo] });
     await avatars.updateComplete;
-    const adaItem = avatars.shadowRoot!.querySelector('[data-user-id="u-ada"]')!.closest('[role="listitem"]')!;
-    expect(adaItem.classList.contains('leaving')).to.equal(true);
+    const adaItem = item(avatars, 'u-ada')!;
+    expect(adaItem.dataset.state).to.equal('leaving');
     expect(adaItem.getAttribute('aria-hidden')).to.equal('true');
     await new Promise((r) => setTimeout(r, 250));
     await avatars.updateComplete;
@@ -195,13 +196,113 @@ describe('<mesh-avatars> rendering', () => {
       const { room, avatars } = await mount([ada]);
       room.setRoom({ users: [ada, bo] });
       await avatars.updateComplete;
-      expect(avatars.shadowRoot!.querySelectorAll('.entering')).to.have.length(0);
+      expect(avatars.shadowRoot!.querySelectorAll('[data-state]')).to.have.length(0);
       room.setRoom({ users: [bo] });
       await avatars.updateComplete;
       expect(stackIds(avatars)).to.deep.equal(['u-bo']);
     } finally {
       await emulateMedia({ reducedMotion: 'no-preference' });
     }
+  });
+
+  it('picks black or white initials by contrast with any user colour', async () => {
+    const colours = ['#ca8a04', '#1e3a8a', 'rgb(250, 250, 210)', 'oklch(0.7 0.2 140)', 'hsl(200 80% 40%)', '#767676'];
+    const users = colours.map((color, i) => makeUser({ id: `c${i}`, name: `Co Lour${i}`, color }));
+    const { avatars } = await mount(users, 'max="10"');
+    const ratios = parts(avatars, 'avatar').map((a) => {
+      const initials = a.querySelector('[part~="initials"]')!;
+      return contrast(getComputedStyle(initials).color, getComputedStyle(a).backgroundColor);
+    });
+    for (const ratio of ratios) expect(ratio).to.be.at.least(4.5);
+    // a light colour gets dark initials, a dark one light initials
+    const textOf = (i: number) => getComputedStyle(parts(avatars, 'initials')[i]!).color;
+    expect(contrast(textOf(0), 'rgb(0, 0, 0)')).to.be.below(1.1);
+    expect(contrast(textOf(1), 'rgb(255, 255, 255)')).to.be.below(1.1);
+    await expect(avatars).to.be.accessible();
+  });
+
+  it('ignores a user colour that is not a colour', async () => {
+    const { avatars } = await mount([makeUser({ id: 'u-evil', color: 'red; background-image: url(https://example.invalid/x)' })]);
+    const avatar = parts(avatars, 'avatar')[0]!;
+    expect(avatar.getAttribute('style')).not.to.contain('url(');
+    expect(getComputedStyle(avatar).backgroundImage).to.equal('none');
+  });
+
+  it('closes the overflow list when removed, so it does not come back open', async () => {
+    const { room, avatars } = await mount(many(7));
+    (parts(avatars, 'overflow')[0] as HTMLButtonElement).click();
+    await avatars.updateComplete;
+    expect(parts(avatars, 'list')[0]!.hidden).to.equal(false);
+    avatars.remove();
+    room.append(avatars);
+    await avatars.updateComplete;
+    expect(parts(avatars, 'overflow')[0]!.getAttribute('aria-expanded')).to.equal('false');
+    expect(parts(avatars, 'list')[0]!.hidden).to.equal(true);
+  });
+
+  it('tracks arrivals across max changes: one shown by a larger max does not animate again later', async () => {
+    const [a, b, c] = many(3) as [PresenceUser, PresenceUser, PresenceUser];
+    const { room, avatars } = await mount([a, b, c], 'max="2"');
+    avatars.style.setProperty('--mesh-avatars-animation-duration', '50ms');
+    avatars.max = 3;
+    await avatars.updateComplete;
+    expect(stackIds(avatars)).to.deep.equal(['u0', 'u1', 'u2']);
+    expect(item(avatars, 'u2')!.dataset.state).to.equal('entering'); // it came into view
+    await waitUntil(() => item(avatars, 'u2')!.dataset.state === undefined, 'the animation ends', { timeout: 1_000 });
+    room.setRoom({ users: [a, b, { ...c, status: 'busy' }] }); // an unrelated change
+    await avatars.updateComplete;
+    expect(item(avatars, 'u2')!.dataset.state).to.equal(undefined);
+    avatars.selfPosition = 'last';
+    room.setRoom({ users: [{ ...me }, a, b, c] });
+    await avatars.updateComplete;
+    expect(stackIds(avatars)).to.deep.equal(['u0', 'u1', 'u2']); // me is past max
+    avatars.max = 4;
+    await avatars.updateComplete;
+    expect(item(avatars, 'me')!.dataset.state).to.equal('entering');
+  });
+
+  it('shows names on keyboard focus: one tab stop, arrows move between people, Escape hides the name', async () => {
+    const { avatars } = await mount([me, ada, bo, ...many(4)]);
+    const before = document.createElement('button');
+    before.textContent = 'before';
+    avatars.before(before);
+    before.focus();
+    const tooltipShown = (id: string) => getComputedStyle(item(avatars, id)!.querySelector('[part~="tooltip"]')!).visibility === 'visible';
+    expect(items(avatars).filter((i) => i.tabIndex === 0)).to.have.length(1);
+
+    await sendKeys({ press: 'Tab' });
+    expect(avatars.shadowRoot!.activeElement).to.equal(item(avatars, 'me'));
+    expect(tooltipShown('me')).to.equal(true);
+    expect(getComputedStyle(item(avatars, 'me')!).outlineStyle).to.equal('solid');
+
+    await sendKeys({ press: 'ArrowRight' });
+    expect(avatars.shadowRoot!.activeElement).to.equal(item(avatars, 'u-ada'));
+    expect(tooltipShown('u-ada')).to.equal(true);
+    expect(tooltipShown('me')).to.equal(false);
+    await avatars.updateComplete;
+    expect(items(avatars).filter((i) => i.tabIndex === 0).map((i) => i.dataset.userId)).to.deep.equal(['u-ada']);
+
+    await sendKeys({ press: 'End' });
+    expect(avatars.shadowRoot!.activeElement).to.equal(item(avatars, 'u1'));
+    await sendKeys({ press: 'Escape' });
+    await avatars.updateComplete;
+    expect(tooltipShown('u1')).to.equal(false);
+    await sendKeys({ press: 'Home' });
+    await avatars.updateComplete;
+    expect(avatars.shadowRoot!.activeElement).to.equal(item(avatars, 'me'));
+    expect(tooltipShown('me')).to.equal(true);
+
+    // the next Tab leaves the stack for the +N button
+    await sendKeys({ press: 'Tab' });
+    expect(avatars.shadowRoot!.activeElement).to.equal(parts(avatars, 'overflow')[0]);
+  });
+
+  it('mirrors the arrow keys in right-to-left text', async () => {
+    const { room, avatars } = await mount([ada, bo]);
+    room.setAttribute('dir', 'rtl');
+    item(avatars, 'u-ada')!.focus();
+    await sendKeys({ press: 'ArrowLeft' });
+    expect(avatars.shadowRoot!.activeElement).to.equal(item(avatars, 'u-bo'));
   });
 
   it('bad attribute values warn once and fall back to the defaults', async () => {
@@ -240,11 +341,10 @@ describe('<mesh-avatars> rendering', () => {
       await expect(avatars).to.be.accessible();
     });
 
-    it('is accessible when populated', async () => {
+    it('is accessible when populated, each person named', async () => {
       const { avatars } = await mount([me, ada, bo], 'show-tab-count');
       await expect(avatars).to.be.accessible();
-      const names = [...avatars.shadowRoot!.querySelectorAll('[role="listitem"]')];
-      expect(names.every((n) => (n.textContent ?? '').trim().length > 0)).to.equal(true);
+      expect(names(avatars)).to.deep.equal(['Me Myself (you), away', 'Ada Lovelace, online', 'Bo, busy, 3 tabs']);
     });
 
     it('is accessible with the overflow list open', async () => {
@@ -299,7 +399,7 @@ describe('<mesh-avatars> in a real room', () => {
     const b = await user(2, room, 'bo', 'Bo Peep');
     await shows(a, ['ada', 'bo']);
     await shows(b, ['bo', 'ada']);
-    expect(itemTexts(b.avatars)[0]).to.contain('Bo Peep (you)');
+    expect(names(b.avatars)).to.deep.equal(['Bo Peep (you), online', 'Ada Lovelace, online']);
     expect(parts(b.avatars, 'initials').map((i) => i.textContent)).to.deep.equal(['BP', 'AL']);
   });
 
@@ -342,7 +442,7 @@ describe('<mesh-avatars> in a real room', () => {
       await observer.avatars.updateComplete;
       expect(observer.avatars.shadowRoot!.querySelector('[data-user-id="ada"]')).to.equal(adaAvatar);
       expect(removed.filter((html) => html.includes('data-user-id="ada"'))).to.deep.equal([]);
-      expect(observer.avatars.shadowRoot!.querySelectorAll('.leaving')).to.have.length(0);
+      expect(observer.avatars.shadowRoot!.querySelectorAll('[data-state="leaving"]')).to.have.length(0);
     } finally {
       await emulateMedia({ reducedMotion: 'no-preference' });
     }
@@ -356,7 +456,7 @@ describe('<mesh-avatars> in a real room', () => {
     contextOf(a.room).setStatus('busy');
     await until(b.room, 'mesh-users-change', () => b.room.users.find((u) => u.id === 'ada')?.status === 'busy', 'busy');
     await b.avatars.updateComplete;
-    expect(parts(b.avatars, 'status')[1]!.getAttribute('part')).to.contain('status-busy');
+    expect(parts(b.avatars, 'status-dot')[1]!.getAttribute('part')).to.contain('status-busy');
   });
 
   it('is accessible in a populated real room', async () => {

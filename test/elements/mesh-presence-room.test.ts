@@ -6,6 +6,7 @@ import type { PresenceUser } from '../../components/context.js';
 import type { MeshJoinEvent } from '../../components/events/mesh-join-event.js';
 import type { MeshLeaveEvent } from '../../components/events/mesh-leave-event.js';
 import type { MeshStateEvent } from '../../components/events/mesh-state-event.js';
+import type { MeshErrorEvent } from '../../components/events/mesh-error-event.js';
 import { MeshClient, getClient, resetClients } from '../../src/client/index.js';
 import {
   createPrivateServer,
@@ -24,6 +25,7 @@ interface RoomOptions {
   userId?: string;
   name?: string;
   token?: string;
+  getToken?: () => string | Promise<string>;
   watchOnly?: boolean;
   leaveGrace?: number;
   typingTimeout?: number;
@@ -38,6 +40,7 @@ async function mountRoom(options: RoomOptions): Promise<MeshPresenceRoom> {
   if (options.userId !== undefined) room.userId = options.userId;
   if (options.name !== undefined) room.name = options.name;
   if (options.token !== undefined) room.token = options.token;
+  if (options.getToken !== undefined) room.getToken = options.getToken;
   if (options.watchOnly) room.watchOnly = true;
   if (options.leaveGrace !== undefined) room.leaveGrace = options.leaveGrace;
   if (options.typingTimeout !== undefined) room.typingTimeout = options.typingTimeout;
@@ -337,12 +340,37 @@ describe('<mesh-presence-room>', () => {
     const a = await mountRoom({ url: userUrl(url, 1), room: name, userId: 'ada' });
     await waitUsers(watcher, 'w', 'ada');
     const before = (await getServerPresence(name)).present;
+    const seen = record<CustomEvent>(watcher, ['mesh-join', 'mesh-leave']);
     a.url = userUrl(url, 3);
-    await until(watcher, 'mesh-users-change', () => true, 'a change').catch(() => undefined);
     await until(a, 'mesh-users-change', hasUsers(a, 'w', 'ada'), 'a back on the new url');
-    const after = (await getServerPresence(name)).present;
-    expect(after).to.have.length(2);
+    // the old connection gone, the new one there
+    const after = (await waitServerPresence(name, (p) => p.present.length === 2 && !p.present.every((id) => before.includes(id)))).present;
     expect(after.filter((id) => !before.includes(id))).to.have.length(1);
+    // to the others it is a reload: ada's new connection takes the old one's place
+    await pause(200);
+    expect(userOf(watcher, 'ada')!.tabCount).to.equal(1);
+    expect(seen.events.map((e) => e.type)).to.deep.equal([]);
+    seen.stop();
+  });
+
+  it('moving a room in the DOM keeps its session: nobody leaves or joins', async () => {
+    const name = uniqueRoom();
+    const a = await mountRoom({ url: userUrl(url, 1), room: name, userId: 'ada', avatars: true });
+    const b = await mountRoom({ url: userUrl(url, 2), room: name, userId: 'bo' });
+    await Promise.all([waitUsers(a, 'ada', 'bo'), waitUsers(b, 'ada', 'bo')]);
+    const before = (await getServerPresence(name)).present;
+    const seen = record<CustomEvent>(document, ['mesh-join', 'mesh-leave', 'mesh-users-change']);
+    const elsewhere = await fixture<HTMLElement>(html`<section></section>`);
+    elsewhere.append(a);
+    await pause(300);
+    expect(seen.events.map((e) => `${e.type} at ${(e.target as MeshPresenceRoom).userId}`)).to.deep.equal([]);
+    seen.stop();
+    expect(a.parentElement).to.equal(elsewhere);
+    expect(ids(a)).to.deep.equal(['ada', 'bo']);
+    expect((await getServerPresence(name)).present).to.deep.equal(before);
+    const avatars = a.querySelector('mesh-avatars')!;
+    await avatars.updateComplete;
+    expect(avatars.shadowRoot!.querySelectorAll('[part~="stack"] [part~="item"]')).to.have.length(2);
   });
 
   it('removing the element releases its join and closes an unused connection', async () => {
@@ -396,6 +424,73 @@ describe('<mesh-presence-room>', () => {
     expect(contextOf(second).self.id).to.equal(id);
   });
 
+  it('reads the getToken property on connect; it wins over token', async () => {
+    const server = await createPrivateServer({ authenticate: true });
+    try {
+      let calls = 0;
+      const room = await mountRoom({
+        url: server.url,
+        room: uniqueRoom(),
+        token: 'u-wrong:Wrong',
+        getToken: async () => {
+          calls++;
+          return 'u-ada:Ada Token';
+        },
+      });
+      await waitUsers(room, 'u-ada');
+      expect(userOf(room, 'u-ada')).to.include({ name: 'Ada Token', self: true });
+      expect(calls).to.equal(1);
+    } finally {
+      await resetClients();
+      await server.dispose();
+    }
+  });
+
+  it('offline: clears typing, sends nothing (no timeouts), and publishes the latest state once back', async function () {
+    this.timeout(15_000);
+    const server = await createPrivateServer();
+    try {
+      const name = uniqueRoom();
+      const aUrl = userUrl(server.url, 1);
+      // the shared client of a, with a short request timeout: a publish that waited for the
+      // connection would fail with ETIMEOUT well within the outage
+      getClient(aUrl, { requestTimeout: 300 });
+      const a = await mountRoom({ url: aUrl, room: name, userId: 'ada', name: 'Ada' });
+      const b = await mountRoom({ url: userUrl(server.url, 2), room: name, userId: 'bo', typingTimeout: 1_000 });
+      await waitUsers(b, 'ada', 'bo');
+      contextOf(a).setTyping(true);
+      await waitUser(b, 'ada', (u) => u.typing, 'ada typing');
+      const errors = record<MeshErrorEvent>(a, ['mesh-error']);
+
+      await server.stop();
+      await until(a, 'mesh-connection-change', () => a.stale, 'a offline');
+      contextOf(a).setStatus('busy');
+      a.setState({ draft: 1 });
+      a.setState({ draft: 2 });
+      // longer than the request timeout, and than b's typing timeout: b's flag for ada is gone
+      await waitUser(b, 'ada', (u) => !u.typing, "ada's typing flag goes stale at b");
+      await pause(600);
+
+      const seenByB = record<CustomEvent>(b, ['mesh-users-change']);
+      await server.start();
+      await waitUser(b, 'ada', (u) => u.status === 'busy' && u.state.draft === 2, 'the offline changes arrive');
+      await until(b, 'mesh-connection-change', () => b.status === 'online', 'b online');
+      await pause(200);
+      seenByB.stop();
+      errors.stop();
+      // the typing flag of before the outage never came back
+      const adaTyping = seenByB.events.map((e) => (e.detail as { users: PresenceUser[] }).users.find((u) => u.id === 'ada')?.typing);
+      expect(adaTyping).not.to.include(true);
+      const states = Object.values((await getServerPresence(name, server.id)).states).filter((st) => st.userId === 'ada');
+      expect(states).to.have.length(1);
+      expect(states[0]).to.deep.include({ typing: false, status: 'busy', state: { draft: 2 } });
+      expect(errors.events.map((e) => e.detail.code)).not.to.include('ETIMEOUT');
+    } finally {
+      await resetClients();
+      await server.dispose();
+    }
+  });
+
   it('reports refusals as mesh-error', async () => {
     const server = await createPrivateServer({ authenticate: true });
     try {
@@ -426,6 +521,10 @@ describe('<mesh-presence-room>', () => {
       expect(warnings.filter((w) => w.includes('leave-grace='))).to.have.length(1);
       expect(warnings.filter((w) => w.includes('typing-timeout='))).to.have.length(1);
       await waitUsers(room, 'ada');
+      // a typing timeout of 0 would drop every flag at once: it must be > 0
+      const other = await mountRoom({ url, room: uniqueRoom(), userId: 'bo', typingTimeout: 0 });
+      expect(warnings.filter((w) => w.includes('typing-timeout="0"'))).to.have.length(1);
+      await waitUsers(other, 'bo');
     } finally {
       console.warn = original;
     }

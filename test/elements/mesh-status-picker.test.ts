@@ -93,6 +93,49 @@ describe('<mesh-status-picker> rendering', () => {
     }
   });
 
+  it('warns separately for a bad initial value and a bad value set later', async () => {
+    const warnings = captureWarnings();
+    try {
+      const { el } = await mount(html`<mesh-status-picker value="sleeping"></mesh-status-picker>`);
+      el.value = 'snoozing';
+      el.value = 'snoozing';
+      await el.updateComplete;
+      expect(el.value).to.equal('online');
+      expect(warnings.calls.filter((w) => w.includes('sleeping'))).to.have.length(1);
+      expect(warnings.calls.filter((w) => w.includes('snoozing'))).to.have.length(1);
+    } finally {
+      warnings.restore();
+    }
+  });
+
+  it('an empty label warns once and falls back to "Status"', async () => {
+    const warnings = captureWarnings();
+    try {
+      const { el } = await mount(html`<mesh-status-picker label=""></mesh-status-picker>`);
+      el.requestUpdate();
+      await el.updateComplete;
+      expect(part(el, 'button').textContent!.replace(/\s+/g, ' ').trim()).to.equal('Status: Online');
+      expect(part(el, 'listbox').getAttribute('aria-label')).to.equal('Status');
+      expect(warnings.calls.filter((w) => w.includes('label'))).to.have.length(1);
+    } finally {
+      warnings.restore();
+    }
+  });
+
+  it('points its caret down in both text directions', async () => {
+    const page = await fixture<HTMLElement>(html`<div>
+      <mesh-test-room dir="ltr"><mesh-status-picker></mesh-status-picker></mesh-test-room>
+      <mesh-test-room dir="rtl"><mesh-status-picker></mesh-status-picker></mesh-test-room>
+    </div>`);
+    for (const el of page.querySelectorAll('mesh-status-picker')) {
+      await el.updateComplete;
+      const caret = getComputedStyle(el.shadowRoot!.querySelector('[part~="caret"]')!);
+      // a square with its right and bottom sides drawn, turned 45°: a chevron pointing down
+      expect([caret.borderRightStyle, caret.borderBottomStyle, caret.borderLeftStyle, caret.borderTopStyle]).to.deep.equal(['solid', 'solid', 'none', 'none']);
+      expect(caret.transform).to.match(/^matrix\(0\.707/);
+    }
+  });
+
   it('warns once outside a room', async () => {
     const warnings = captureWarnings();
     try {
@@ -270,11 +313,19 @@ describe('<mesh-status-picker> auto-away', () => {
     expect(room.intents.status).to.deep.equal(['online', 'away', 'online']);
   });
 
-  it('never overrides busy or do not disturb', async () => {
-    const { room, el } = await mount(html`<mesh-status-picker auto-away="100" value="dnd"></mesh-status-picker>`);
-    await delay(300);
-    expect(el.value).to.equal('dnd');
-    expect(room.intents.status).to.deep.equal(['dnd']);
+  it('never overrides a chosen dnd or do-not-disturb, though the user went idle', async () => {
+    // a picker of another user in the same page turns away: the idle time has passed here too
+    const dnd = await mount(html`<mesh-status-picker auto-away="100" value="dnd"></mesh-status-picker>`);
+    const custom = await mount(html`<mesh-status-picker auto-away="100" value="do-not-disturb">
+      <option value="online">Online</option><option value="away">Away</option><option value="do-not-disturb">Do not disturb</option>
+    </mesh-status-picker>`, 'custom-user');
+    const probe = await mount(html`<mesh-status-picker auto-away="100"></mesh-status-picker>`, 'probe');
+    await waitUntil(() => probe.el.value === 'away', 'the probe turns away', { timeout: 2_000 });
+    await delay(50);
+    expect(dnd.el.value).to.equal('dnd');
+    expect(dnd.room.intents.status).to.deep.equal(['dnd']);
+    expect(custom.el.value).to.equal('do-not-disturb');
+    expect(custom.room.intents.status).to.deep.equal(['do-not-disturb']);
   });
 
   it("does not turn away while another of the user's tabs is active", async () => {
@@ -365,6 +416,33 @@ describe('<mesh-status-picker> with the real room and server', () => {
   });
 });
 
+describe('<mesh-status-picker> outside a room', () => {
+  it('neither persists nor opens a channel without a user', async () => {
+    const warnings = captureWarnings();
+    const original = window.BroadcastChannel;
+    let opened = 0;
+    window.BroadcastChannel = class extends original {
+      constructor(name: string) {
+        super(name);
+        opened++;
+      }
+    };
+    try {
+      const el = await fixture<MeshStatusPicker>(html`<mesh-status-picker></mesh-status-picker>`);
+      el.value = 'busy';
+      await el.updateComplete;
+      expect(el.value).to.equal('busy'); // it still works as a control
+      expect(opened).to.equal(0);
+      expect(Object.keys(localStorage).filter((k) => k.startsWith('mesh-presence/'))).to.deep.equal([]);
+      await delay(20);
+      expect(warnings.calls.filter((w) => w.includes('mesh-presence-room'))).to.have.length(1);
+    } finally {
+      window.BroadcastChannel = original;
+      warnings.restore();
+    }
+  });
+});
+
 describe('<mesh-status-picker> accessibility', () => {
   it('is accessible closed', async () => {
     const { el } = await mount(html`<mesh-status-picker></mesh-status-picker>`);
@@ -386,6 +464,7 @@ describe('<mesh-status-picker> accessibility', () => {
     try {
       const el = await fixture<MeshStatusPicker>(html`<mesh-status-picker></mesh-status-picker>`);
       await expect(el).to.be.accessible();
+      await delay(20); // the warning, caught here
     } finally {
       warnings.restore();
     }

@@ -115,6 +115,19 @@ describe('<mesh-typing> rendering', () => {
     }
   });
 
+  it("uses the closest ancestor's lang before the document's", async () => {
+    const page = await fixture<HTMLElement>(
+      html`<div lang="de"><mesh-test-room><mesh-typing text-many="{names} tippen…"></mesh-typing></mesh-test-room></div>`,
+    );
+    const room = page.querySelector<MeshTestRoom>('mesh-test-room')!;
+    const el = page.querySelector('mesh-typing')!;
+    await show(room, el, typing(ada, bo));
+    expect(text(el)).to.equal('Ada und Bo tippen…');
+    el.formatter = (_users, lang) => lang;
+    await el.updateComplete;
+    expect(text(el)).to.equal('de');
+  });
+
   it('takes a formatter that replaces the wording', async () => {
     const { room, el } = await mount(html`<mesh-typing></mesh-typing>`);
     el.formatter = (users, lang) => `${users.length} @ ${lang}`;

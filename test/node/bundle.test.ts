@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'vite';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { libraryBuild } from '../../vite.config.js';
+import { BUNDLE_ENTRY, libraryBuild } from '../../vite.config.js';
 import { createPresenceServer } from '../../src/server/index.js';
 import { silentLogger } from '../helpers/server.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 
 function page(presenceUrl: string, user: string, scripts: string[]): string {
@@ -89,7 +88,7 @@ test('the script-tag bundle works on a plain page, and loads twice harmlessly', 
     await presence.close();
     await rm(outDir, { recursive: true, force: true });
   });
-  const config = libraryBuild(path.join(root, 'components/index.ts'), outDir, 'mesh-presence.js');
+  const config = libraryBuild(BUNDLE_ENTRY, outDir, 'mesh-presence.js');
   await build({ ...config, configFile: false, build: { ...config.build, sourcemap: false } });
   const bundle = await readFile(path.join(outDir, 'mesh-presence.js'), 'utf8');
   assert.doesNotMatch(bundle, /from\s*["'](lit|@lit\/context|ws)["']/, 'Lit is inlined and ws is left out');
@@ -137,6 +136,47 @@ test('the script-tag bundle works on a plain page, and loads twice harmlessly', 
       () => document.querySelector('mesh-presence-room')!.users.find((u) => u.id === 'bo')?.status === 'busy',
       { timeout: 5_000 },
     );
+  });
+
+  await t.test('in forced-colours mode the status dots and the focus rings stay visible', async () => {
+    const { page } = ada;
+    // straight through the DevTools protocol: puppeteer's emulateMediaFeatures() does not know forced-colors
+    const cdp = await page.createCDPSession();
+    await cdp.send('Emulation.setEmulatedMedia', { features: [{ name: 'forced-colors', value: 'active' }] });
+    try {
+      assert.equal(await page.evaluate(() => matchMedia('(forced-colors: active)').matches), true);
+      const dots = await page.evaluate(() =>
+        ['mesh-avatars', 'mesh-status-picker'].map((tag) => {
+          const dot = document.querySelector(tag)!.shadowRoot!.querySelector('[part~="status-dot"]')!;
+          const style = getComputedStyle(dot);
+          return { tag, adjust: style.forcedColorAdjust, background: style.backgroundColor, border: style.borderTopStyle };
+        }),
+      );
+      for (const dot of dots) {
+        // the status colour is kept (not replaced by the system's Canvas), with a system-colour ring
+        assert.equal(dot.adjust, 'none', dot.tag);
+        assert.match(dot.background, /^rgb\((?!0, 0, 0\)|255, 255, 255\))/, dot.tag);
+        assert.equal(dot.border, 'solid', dot.tag);
+      }
+      // keyboard focus, back from the text field: the picker's button, then the avatars' one tab stop
+      const focusRing = () =>
+        page.evaluate(() => {
+          let el: Element | null = document.activeElement;
+          while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement;
+          const style = getComputedStyle(el!);
+          return `${el!.getAttribute('part')}: ${style.outlineStyle} ${style.outlineWidth}`;
+        });
+      await page.focus('#message');
+      await page.keyboard.down('Shift');
+      await page.keyboard.press('Tab');
+      assert.equal(await focusRing(), 'button: solid 2px');
+      await page.keyboard.press('Tab');
+      await page.keyboard.up('Shift');
+      assert.equal(await focusRing(), 'item: solid 2px');
+    } finally {
+      await cdp.send('Emulation.setEmulatedMedia', { features: [] });
+      await cdp.detach();
+    }
   });
 
   await t.test('the page with two copies defined each element once and logged nothing wrong', async () => {

@@ -59,16 +59,23 @@ export function getServerPresence(room: string, serverId?: string): Promise<Serv
 }
 
 /**
- * Resolves once the server lists `count` connections in `room` (polled: the server's own
- * view has no event in the page). Rejects after `timeout` ms.
+ * Resolves once the server lists `count` connections in `room` (or, given a predicate,
+ * once it holds for the server's view), polled: the server's own view has no event in
+ * the page. Rejects after `timeout` ms.
  */
-export async function waitServerPresence(room: string, count: number, serverId?: string, timeout = 5_000): Promise<ServerPresence> {
+export async function waitServerPresence(
+  room: string,
+  count: number | ((presence: ServerPresence) => boolean),
+  serverId?: string,
+  timeout = 5_000,
+): Promise<ServerPresence> {
+  const done = typeof count === 'number' ? (p: ServerPresence) => p.present.length === count : count;
   const deadline = Date.now() + timeout;
   for (;;) {
     const presence = await getServerPresence(room, serverId);
-    if (presence.present.length === count) return presence;
+    if (done(presence)) return presence;
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${count} connections in ${room} (have ${presence.present.length})`);
+      throw new Error(`timed out waiting for the server's presence in ${room} (have ${presence.present.length} connections)`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
