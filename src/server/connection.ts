@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { Metadata } from '../protocol.js';
+import type { HeartbeatMember } from './heartbeat.js';
 import type { ConnectionInfo } from './options.js';
 
 /**
@@ -24,7 +25,7 @@ function flushCorked(): void {
   for (const conn of batch) conn.uncork();
 }
 
-export class Connection implements ConnectionInfo {
+export class Connection implements ConnectionInfo, HeartbeatMember {
   readonly id: string;
   readonly ws: WebSocket;
   readonly authenticated: Metadata | null;
@@ -37,8 +38,10 @@ export class Connection implements ConnectionInfo {
   /** Joins and subscriptions under way (counted against the limits before they land). */
   pendingJoins = 0;
   pendingSubscriptions = 0;
-  /** Heartbeat ticks since anything was heard from the client. */
+  /** Heartbeat visits since anything was heard from the client. */
   missed = 0;
+  /** The heartbeat slice this connection was dealt into (see heartbeat.ts). */
+  heartbeatSlice = -1;
   closed = false;
   #socket: Socket | undefined;
   #corked = false;

@@ -60,6 +60,11 @@ export class ReplyThen {
   ) {}
 }
 
+/** A reply payload that is already JSON, spliced into the reply frame as is. */
+export class EncodedPayload {
+  constructor(readonly json: string) {}
+}
+
 /** What the handlers need from the server. */
 export interface ServerCore {
   readonly store: PresenceStore;
@@ -75,6 +80,11 @@ export interface ServerCore {
   unsubscribe(conn: Connection, roomName: string): boolean;
   /** Whether `conn` may read the metadata of connection `targetId`. */
   canSee(conn: Connection, targetId: string): Promise<boolean>;
+  /**
+   * The success reply for a snapshot of `roomName`: `{success, present, metadata}`, or with
+   * `states` (`{success, present, states, metadata}`), serialised (see snapshot-encoder.ts).
+   */
+  snapshotPayload(roomName: string, snapshot: RoomSnapshot, withStates: boolean): EncodedPayload;
 }
 
 export interface CommandSpec {
@@ -124,12 +134,6 @@ const STRATEGIES: ReadonlySet<string> = new Set<MetadataStrategy>(['replace', 'm
 
 // ---- handlers --------------------------------------------------------------------
 
-function snapshotReply(snapshot: RoomSnapshot, withStates: boolean): Record<string, unknown> {
-  return withStates
-    ? { success: true, present: snapshot.present, states: snapshot.states, metadata: snapshot.metadata }
-    : { success: true, present: snapshot.present, metadata: snapshot.metadata };
-}
-
 async function joinRoom(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
   const roomName = roomOf(payload, core.limits);
   if (!conn.rooms?.has(roomName)) {
@@ -148,7 +152,7 @@ async function joinRoom(conn: Connection, payload: unknown, core: ServerCore): P
   } finally {
     conn.pendingJoins--;
   }
-  return snapshotReply(await core.store.snapshot(roomName), false);
+  return core.snapshotPayload(roomName, await core.store.snapshot(roomName), false);
 }
 
 async function leaveRoom(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
@@ -174,7 +178,7 @@ async function subscribePresence(conn: Connection, payload: unknown, core: Serve
     await core.checkAccess(conn, roomName);
     if (conn.closed) throw new Refusal(ErrorCode.closed, 'the connection closed');
     const { snapshot, flush } = await core.subscribe(conn, roomName);
-    return new ReplyThen(snapshotReply(snapshot, true), flush);
+    return new ReplyThen(core.snapshotPayload(roomName, snapshot, true), flush);
   } finally {
     conn.pendingSubscriptions--;
   }
@@ -210,7 +214,7 @@ async function clearPresenceState(conn: Connection, payload: unknown, core: Serv
 async function getPresenceState(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
   const roomName = roomOf(payload, core.limits);
   await core.checkAccess(conn, roomName);
-  return snapshotReply(await core.store.snapshot(roomName), true);
+  return core.snapshotPayload(roomName, await core.store.snapshot(roomName), true);
 }
 
 async function refreshPresence(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {

@@ -113,8 +113,10 @@ export interface PresenceServerOptions {
   /** Where presence lives. Default: a new `MemoryStore` (closed by `close()`; a store you pass is not). */
   store?: PresenceStore;
   /**
-   * Heartbeat interval in ms: each tick sends a Mesh `ping` frame and a WebSocket control
-   * ping to every connection. Default 5 000.
+   * Heartbeat interval in ms: once per interval every connection gets a Mesh `ping` frame
+   * and a WebSocket control ping. Connections are spread over the interval (up to 50
+   * groups, at least 10 ms apart), so that they are not all pinged at the same moment.
+   * Default 5 000.
    */
   pingInterval?: number;
   /**

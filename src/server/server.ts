@@ -20,8 +20,18 @@ import {
   type PresenceUpdate,
 } from '../protocol.js';
 import { Connection } from './connection.js';
-import { createCommandTable, failureReply, Refusal, ReplyThen, type CommandSpec, type ServerCore } from './handlers.js';
+import { HeartbeatScheduler } from './heartbeat.js';
+import {
+  createCommandTable,
+  EncodedPayload,
+  failureReply,
+  Refusal,
+  ReplyThen,
+  type CommandSpec,
+  type ServerCore,
+} from './handlers.js';
 import { MemoryStore } from './memory-store.js';
+import { SnapshotEncoder } from './snapshot-encoder.js';
 import {
   DEFAULT_LIMITS,
   type ConnectionInfo,
@@ -167,9 +177,15 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   readonly #cleanups = new Set<Promise<void>>();
   readonly #attached: Array<{ server: HttpServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
   readonly #unsubscribeStore: () => void;
+  readonly #snapshotEncoder = new SnapshotEncoder();
+  /**
+   * Frames of events that wait in subscribers' buffers, so that each event is serialised
+   * once however many subscribers it reaches live or after their snapshot.
+   */
+  readonly #bufferedFrames = new WeakMap<StoreEvent, Buffer>();
   #httpServer: HttpServer | undefined;
   #urlServer: { server: HttpServer; path: string; host: string } | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #heartbeat: HeartbeatScheduler<Connection>;
   #closing: Promise<void> | undefined;
   #originWarningDone = false;
   #anyTtl = false;
@@ -201,6 +217,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       perMessageDeflate: false,
       clientTracking: false,
     });
+    this.#heartbeat = new HeartbeatScheduler<Connection>(this.#pingInterval, (conn) => this.#heartbeatVisit(conn));
     this.#unsubscribeStore = this.store.subscribe((event) => this.#onStoreEvent(event));
     if (options.server) this.attach(options.server, this.#path);
   }
@@ -362,6 +379,10 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     return had;
   }
 
+  snapshotPayload(roomName: string, snapshot: RoomSnapshot, withStates: boolean): EncodedPayload {
+    return new EncodedPayload(this.#snapshotEncoder.encode(roomName, snapshot, withStates));
+  }
+
   async canSee(conn: Connection, targetId: string): Promise<boolean> {
     if (!conn.rooms?.size && !conn.subscriptions?.size) return false;
     for (const roomName of await this.store.roomsOf(targetId)) {
@@ -394,28 +415,32 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
         );
       }
     }
-    if (!this.#heartbeat) {
-      this.#heartbeat = setInterval(() => this.#tick(), this.#pingInterval);
-      this.#heartbeat.unref();
-    }
+    this.#heartbeat.start();
   }
 
-  /** One timer for every connection: close the silent ones, ping the others. */
-  #tick(): void {
-    for (const conn of this.#connections.values()) {
-      if (conn.missed >= this.#maxMissedPongs) {
-        this.#logger.info(`mesh-presence: connection ${conn.id} missed ${conn.missed} pings, closing it`);
-        conn.ws.terminate();
-        continue;
-      }
-      conn.missed++;
-      conn.send(PING_FRAME);
-      try {
-        // Browsers answer control pings from the network stack, even in throttled tabs.
-        conn.ws.ping();
-      } catch {
-        // the socket is closing; its close event cleans up
-      }
+  /**
+   * Once per `pingInterval` for each connection (connections are spread over the interval,
+   * see heartbeat.ts): close it if it stayed silent too long, else ping it.
+   *
+   * Both pings go out on every visit. The Mesh `ping` frame is what Mesh clients watch
+   * (the stock client reconnects after two 30 s windows without one; ours after 65 s of
+   * silence), and its `pong` answer is what renews a presence `ttl`, as in Mesh. The
+   * control ping is answered by a browser's network stack even when the page's timers are
+   * throttled. Both cost a few bytes per connection and interval; what hurt fan-out
+   * latency was sending them to every connection at once, not sending both.
+   */
+  #heartbeatVisit(conn: Connection): void {
+    if (conn.missed >= this.#maxMissedPongs) {
+      this.#logger.info(`mesh-presence: connection ${conn.id} missed ${conn.missed} pings, closing it`);
+      conn.ws.terminate();
+      return;
+    }
+    conn.missed++;
+    conn.send(PING_FRAME);
+    try {
+      conn.ws.ping();
+    } catch {
+      // the socket is closing; its close event cleans up
     }
   }
 
@@ -477,6 +502,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     });
     ws.on('message', (data, isBinary) => this.#onMessage(conn, data as Buffer, isBinary));
     this.#connections.set(conn.id, conn);
+    this.#heartbeat.add(conn);
     this.store.addConnection(conn.id, metadata, this.instanceId).then(
       () => {
         if (conn.closed) return;
@@ -493,6 +519,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     if (conn.closed) return;
     conn.closed = true;
     this.#connections.delete(conn.id);
+    this.#heartbeat.delete(conn);
     if (conn.subscriptions) {
       for (const roomName of conn.subscriptions) {
         const subs = this.#subscribers.get(roomName);
@@ -513,7 +540,12 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   }
 
   #reply(conn: Connection, id: number, command: string, payload: unknown): void {
-    conn.send(encode({ id, command, payload }));
+    if (payload instanceof EncodedPayload) {
+      // The same bytes as encode({id, command, payload}), without serialising the payload again.
+      conn.send(Buffer.from(`{"id":${JSON.stringify(id)},"command":${JSON.stringify(command)},"payload":${payload.json}}`));
+    } else {
+      conn.send(encode({ id, command, payload }));
+    }
   }
 
   #onMessage(conn: Connection, data: Buffer, isBinary: boolean): void {
@@ -623,19 +655,28 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     const subs = this.#subscribers.get(event.roomName);
     if (!subs) return;
     let frame: Buffer | undefined;
+    let buffered = false;
     for (const [conn, since] of subs) {
       if (typeof since !== 'number') {
         since.push(event);
+        buffered = true;
       } else if (event.seq > since) {
         frame ??= this.#encodeEvent(event);
         conn.send(frame);
         this.#stats.framesSent++;
       }
     }
+    if (buffered && frame) this.#bufferedFrames.set(event, frame);
   }
 
+  /** Sends an event that waited in a subscriber's buffer: encoded once for all of them. */
   #sendEvent(conn: Connection, event: StoreEvent): void {
-    conn.send(this.#encodeEvent(event));
+    let frame = this.#bufferedFrames.get(event);
+    if (!frame) {
+      frame = this.#encodeEvent(event);
+      this.#bufferedFrames.set(event, frame);
+    }
+    conn.send(frame);
     this.#stats.framesSent++;
   }
 
@@ -662,8 +703,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   }
 
   async #close(code: number): Promise<void> {
-    if (this.#heartbeat) clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
+    this.#heartbeat.stop();
     const sockets = [...this.#connections.values()].map((conn) => conn.ws);
     await Promise.all(
       sockets.map(
@@ -691,6 +731,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       });
     }
     this.#unsubscribeStore();
+    this.#snapshotEncoder.clear();
     if (this.#ownsStore) await this.store.close();
   }
 }

@@ -435,4 +435,27 @@ describe('fan-out', () => {
       }
     });
   }
+
+  test('an event that waited for several slow snapshots, and went live to others, is serialised once', async (t) => {
+    const store = new SlowSnapshotStore();
+    const { server, url } = await startServer(t, { store });
+    t.after(() => store.close());
+    const [a, live, ...waiting] = await clients(t, url, 4);
+    await a!.request('mesh/join-room', { roomName: 'r' });
+    await live!.request('mesh/subscribe-presence', { roomName: 'r' });
+    let open!: () => void;
+    store.gate = new Promise((resolve) => (open = resolve));
+    const subscribed = waiting.map((c) => c.request('mesh/subscribe-presence', { roomName: 'r' }));
+    const before = server.stats;
+    await a!.request('mesh/publish-presence-state', { roomName: 'r', state: { n: 1 } });
+    await a!.request('mesh/publish-presence-state', { roomName: 'r', state: { n: 2 } });
+    open();
+    store.gate = undefined;
+    await Promise.all(subscribed);
+    for (const c of [live!, ...waiting]) await c.waitFor((f) => f.payload?.state?.n === 2);
+    const after = server.stats;
+    assert.equal(after.events - before.events, 2);
+    assert.equal(after.serializations - before.serializations, 2);
+    assert.equal(after.framesSent - before.framesSent, 2 * 3);
+  });
 });
