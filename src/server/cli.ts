@@ -19,13 +19,20 @@ async function main(argv: string[]): Promise<void> {
     warn: (...items) => console.error(...items),
     error: (...items) => console.error(...items),
   };
-  const server = createPresenceServer({
-    path: args.path,
-    pingInterval: args.pingInterval,
-    maxMissedPongs: args.maxMissedPongs,
-    allowedOrigins: args.allowedOrigins,
-    logger,
-  });
+  let server;
+  try {
+    server = createPresenceServer({
+      path: args.path,
+      pingInterval: args.pingInterval,
+      maxMissedPongs: args.maxMissedPongs,
+      allowedOrigins: args.allowedOrigins,
+      logger,
+    });
+  } catch (err) {
+    // an option out of range (e.g. --max-missed-pongs 0): a usage error, exit 2
+    if (err instanceof TypeError) throw new UsageError(err.message);
+    throw err;
+  }
   for (const pattern of args.track) server.trackPresence(pattern);
   const url = await server.listen(args.port, args.host);
   process.stdout.write(`${url}\n`);

@@ -43,6 +43,12 @@ export class Connection implements ConnectionInfo, HeartbeatMember {
   /** The heartbeat slice this connection was dealt into (see heartbeat.ts). */
   heartbeatSlice = -1;
   closed = false;
+  /** The last command still running, or null: the next one waits for it (see server.ts). */
+  queue: Promise<void> | null = null;
+  /** Set once the send buffer overflowed: nothing more is written (the socket is closing). */
+  overflowed = false;
+  readonly #maxBufferedBytes: number;
+  readonly #onOverflow: (conn: Connection) => void;
   #socket: Socket | undefined;
   #corked = false;
   // token bucket
@@ -57,7 +63,11 @@ export class Connection implements ConnectionInfo, HeartbeatMember {
     authenticated: Metadata | null,
     remoteAddress: string | undefined,
     burst: number,
+    maxBufferedBytes: number,
+    onOverflow: (conn: Connection) => void,
   ) {
+    this.#maxBufferedBytes = maxBufferedBytes;
+    this.#onOverflow = onOverflow;
     this.id = id;
     this.ws = ws;
     this.authenticated = authenticated;
@@ -71,7 +81,7 @@ export class Connection implements ConnectionInfo, HeartbeatMember {
 
   /** Sends an already serialised frame as a text frame (queued until the turn ends). */
   send(frame: Buffer): void {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.closed || this.overflowed || this.ws.readyState !== WebSocket.OPEN) return;
     if (!this.#corked && this.#socket) {
       this.#socket.cork();
       this.#corked = true;
@@ -82,6 +92,11 @@ export class Connection implements ConnectionInfo, HeartbeatMember {
       }
     }
     this.ws.send(frame, { binary: false });
+    // A client that stops reading would otherwise make us buffer its frames without end.
+    if (this.ws.bufferedAmount > this.#maxBufferedBytes) {
+      this.overflowed = true;
+      this.#onOverflow(this);
+    }
   }
 
   uncork(): void {

@@ -17,7 +17,11 @@
  *       errors (`ESERVER`) answer the Mesh error payload `{error, code, name}`, so a client
  *       can surface the code. Only a misbehaving client gets these.
  * - Commands that answer a value (`{metadata}`, noop) answer the error payload on any
- *   failure.
+ *   failure (get-room-metadata answers `EFORBIDDEN` for an untracked room or a guard's no).
+ *
+ * Reading rules: get-presence-state and get-room-metadata need a tracked room whose guard
+ * admits the caller; get-presence-state includes the `metadata` map only for a caller
+ * joined to or subscribed to the room (others get `{success, present, states}`).
  * - Frame-level failures found before a handler runs (unknown command `ENOTFOUND`, rate
  *   limit `ERATELIMIT`) answer the error payload by id; frames that cannot be answered by
  *   id get a `mesh/error` push (see server.ts).
@@ -78,6 +82,11 @@ export interface ServerCore {
   subscribe(conn: Connection, roomName: string): Promise<{ snapshot: RoomSnapshot; flush: () => void }>;
   /** Removes a local presence subscription; false when there was none. */
   unsubscribe(conn: Connection, roomName: string): boolean;
+  /**
+   * Pushes `mesh/metadata-update` with `owner`'s current metadata to the connections that
+   * may read it (see server.ts).
+   */
+  pushMetadataUpdate(owner: Connection): Promise<void>;
   /** Whether `conn` may read the metadata of connection `targetId`. */
   canSee(conn: Connection, targetId: string): Promise<boolean>;
   /**
@@ -214,7 +223,13 @@ async function clearPresenceState(conn: Connection, payload: unknown, core: Serv
 async function getPresenceState(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
   const roomName = roomOf(payload, core.limits);
   await core.checkAccess(conn, roomName);
-  return core.snapshotPayload(roomName, await core.store.snapshot(roomName), true);
+  const snapshot = await core.store.snapshot(roomName);
+  // Metadata goes only to those who may read it anyway (see get-connection-metadata): a
+  // caller that is neither joined nor subscribed gets ids and states only.
+  if (conn.rooms?.has(roomName) || conn.subscriptions?.has(roomName)) {
+    return core.snapshotPayload(roomName, snapshot, true);
+  }
+  return { success: true, present: snapshot.present, states: snapshot.states };
 }
 
 async function refreshPresence(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
@@ -269,11 +284,15 @@ async function setMyConnectionMetadata(conn: Connection, payload: unknown, core:
   }
   await core.store.setConnectionMetadata(conn.id, next);
   conn.metadata = next;
+  await core.pushMetadataUpdate(conn);
   return { success: true };
 }
 
-async function getRoomMetadata(_conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
-  return { metadata: await core.store.getRoomMetadata(roomOf(payload, core.limits)) };
+/** Room metadata is readable under the same rule as get-presence-state: tracked room, guard admits. */
+async function getRoomMetadata(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
+  const roomName = roomOf(payload, core.limits);
+  await core.checkAccess(conn, roomName);
+  return { metadata: await core.store.getRoomMetadata(roomName) };
 }
 
 /**

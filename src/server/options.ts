@@ -74,8 +74,11 @@ export interface PresenceLimits {
   /** Sustained messages per second per connection (token bucket refill). Default 30. */
   messagesPerSecond: number;
   /**
-   * Bucket size: how many messages may arrive at once. Default 120, enough for a client
-   * that restores a few dozen rooms (join, subscribe, publish each) right after reconnecting.
+   * Bucket size: how many messages may arrive at once. Default 150: a reconnecting client
+   * restores each room with join, subscribe and publish (3 messages), so a typical restore
+   * of ~40 rooms plus its metadata replay fits in the bucket alone, and the refill
+   * (`messagesPerSecond`) covers the rest of a larger one, which the client paces. Higher
+   * would mostly let a flood run longer before `ERATELIMIT`.
    */
   burst: number;
   /**
@@ -85,6 +88,13 @@ export interface PresenceLimits {
   maxDroppedMessages: number;
   /** Window over which dropped messages are counted. Default 10 000 ms. */
   floodWindowMs: number;
+  /**
+   * Most bytes waiting to be written to one connection (`ws.bufferedAmount`). A client
+   * that stops reading (yet may keep sending pongs) passes it: its socket is closed with
+   * 1013 (try again later; cut after `closeTimeout` if the close frame cannot get through)
+   * and its presence removed. Default 4 194 304 (4 MiB).
+   */
+  maxBufferedBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<PresenceLimits> = Object.freeze({
@@ -96,9 +106,10 @@ export const DEFAULT_LIMITS: Readonly<PresenceLimits> = Object.freeze({
   maxRoomsPerConnection: 100,
   maxRoomNameLength: 256,
   messagesPerSecond: 30,
-  burst: 120,
+  burst: 150,
   maxDroppedMessages: 200,
   floodWindowMs: 10_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
 });
 
 export interface PresenceServerOptions {
@@ -140,7 +151,13 @@ export interface PresenceServerOptions {
    * client) is accepted. Default: every origin accepted, and the server says so once.
    */
   allowedOrigins?: string[];
-  /** Per-connection limits; each defaults as documented in `PresenceLimits`. */
+  /**
+   * Per-connection limits; each defaults as documented in `PresenceLimits`. Each must be an
+   * integer >= 1 (`maxDroppedMessages` >= 0; `messagesPerSecond` and `floodWindowMs` any
+   * finite number > 0); `createPresenceServer` throws a `TypeError` naming the option
+   * otherwise (as it does for `pingInterval` <= 0, `maxMissedPongs` not an integer >= 1 and
+   * `closeTimeout` < 0).
+   */
   limits?: Partial<PresenceLimits>;
   /**
    * Path of the health endpoint (`GET` → 200 `{status:'ok', connections, rooms}`) on the
@@ -156,4 +173,45 @@ export interface PresenceServerOptions {
   closeTimeout?: number;
   /** Where the server logs. Default `console`. */
   logger?: Logger;
+}
+
+/**
+ * Rules for numeric options: `int` must be an integer, `min` the smallest value accepted.
+ * Zero is refused wherever it would mean something absurd: `maxMissedPongs: 0` would close
+ * every live connection at its first heartbeat, and `ws` reads `maxFrameBytes: 0` as "no
+ * limit".
+ */
+const NUMBER_RULES: Record<string, { int: boolean; min: number; above?: boolean }> = {
+  pingInterval: { int: false, min: 0, above: true },
+  maxMissedPongs: { int: true, min: 1 },
+  closeTimeout: { int: false, min: 0 },
+  maxFrameBytes: { int: true, min: 1 },
+  maxStateBytes: { int: true, min: 1 },
+  maxStateDepth: { int: true, min: 1 },
+  maxStateNodes: { int: true, min: 1 },
+  maxMetadataBytes: { int: true, min: 1 },
+  maxRoomsPerConnection: { int: true, min: 1 },
+  maxRoomNameLength: { int: true, min: 1 },
+  messagesPerSecond: { int: false, min: 0, above: true },
+  burst: { int: true, min: 1 },
+  maxDroppedMessages: { int: true, min: 0 },
+  floodWindowMs: { int: false, min: 0, above: true },
+  maxBufferedBytes: { int: true, min: 1 },
+};
+
+/** Throws a `TypeError` naming the first numeric option that breaks its rule. */
+export function validateNumericOptions(values: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(values)) {
+    const rule = NUMBER_RULES[name];
+    if (!rule) continue;
+    const ok =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (!rule.int || Number.isInteger(value)) &&
+      (rule.above ? value > rule.min : value >= rule.min);
+    if (!ok) {
+      const want = `${rule.int ? 'an integer' : 'a finite number'} ${rule.above ? '>' : '>='} ${rule.min}`;
+      throw new TypeError(`mesh-presence: option ${name} must be ${want}, got ${String(value)}`);
+    }
+  }
 }

@@ -16,6 +16,7 @@ import {
   isPlainObject,
   type Frame,
   type Metadata,
+  type MetadataUpdate,
   type PresenceState,
   type PresenceUpdate,
 } from '../protocol.js';
@@ -34,6 +35,7 @@ import { MemoryStore } from './memory-store.js';
 import { SnapshotEncoder } from './snapshot-encoder.js';
 import {
   DEFAULT_LIMITS,
+  validateNumericOptions,
   type ConnectionInfo,
   type Logger,
   type PresenceLimits,
@@ -199,16 +201,12 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     this.#maxMissedPongs = options.maxMissedPongs ?? 2;
     this.#closeTimeout = options.closeTimeout ?? 1_000;
     this.#path = options.path ?? '/';
-    for (const [name, value] of Object.entries({
+    validateNumericOptions({
       pingInterval: this.#pingInterval,
       maxMissedPongs: this.#maxMissedPongs,
+      closeTimeout: this.#closeTimeout,
       ...this.limits,
-    })) {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        throw new TypeError(`mesh-presence: option ${name} must be a finite number >= 0, got ${String(value)}`);
-      }
-    }
-    if (this.#pingInterval <= 0) throw new TypeError('mesh-presence: pingInterval must be greater than 0');
+    });
     this.#ownsStore = !options.store;
     this.store = options.store ?? new MemoryStore();
     this.#wss = new WebSocketServer({
@@ -383,6 +381,30 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     return new EncodedPayload(this.#snapshotEncoder.encode(roomName, snapshot, withStates));
   }
 
+  /**
+   * The `mesh/metadata-update` extension push: serialised once, written once to each local
+   * connection joined to or subscribed to a room the owner is in (those that may read it,
+   * as get-connection-metadata decides). The owner is left out: its own reply says the
+   * change was made, and it knows what it set. Reaches connections on this instance only.
+   */
+  async pushMetadataUpdate(owner: Connection): Promise<void> {
+    if (!owner.rooms?.size) return;
+    const recipients = new Set<Connection>();
+    for (const roomName of [...owner.rooms]) {
+      const subs = this.#subscribers.get(roomName);
+      if (subs) for (const conn of subs.keys()) recipients.add(conn);
+      for (const id of (await this.store.snapshot(roomName)).present) {
+        const conn = this.#connections.get(id);
+        if (conn) recipients.add(conn);
+      }
+    }
+    recipients.delete(owner);
+    if (recipients.size === 0) return;
+    const payload: MetadataUpdate = { connectionId: owner.id, metadata: owner.metadata };
+    const frame = encode({ command: Command.metadataUpdate, payload });
+    for (const conn of recipients) conn.send(frame);
+  }
+
   async canSee(conn: Connection, targetId: string): Promise<boolean> {
     if (!conn.rooms?.size && !conn.subscriptions?.size) return false;
     for (const roomName of await this.store.roomsOf(targetId)) {
@@ -491,7 +513,15 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   }
 
   #onConnection(ws: WebSocket, req: IncomingMessage, metadata: Metadata | null): void {
-    const conn = new Connection(newConnectionId(), ws, metadata, req.socket.remoteAddress, this.limits.burst);
+    const conn = new Connection(
+      newConnectionId(),
+      ws,
+      metadata,
+      req.socket.remoteAddress,
+      this.limits.burst,
+      this.limits.maxBufferedBytes,
+      (c) => this.#onOverflow(c),
+    );
     ws.on('error', (err) => {
       // e.g. a frame above maxPayload (ws closes with 1009) or invalid UTF-8 (1007)
       this.#logger.info(`mesh-presence: connection ${conn.id}: ${err.message}`);
@@ -533,6 +563,20 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       .then(silentNoop, (err: unknown) => this.#logger.error(`mesh-presence: cleanup of ${conn.id} failed:`, err))
       .finally(() => this.#cleanups.delete(cleanup));
     this.#cleanups.add(cleanup);
+  }
+
+  /**
+   * The client does not read what we send (its send buffer passed `maxBufferedBytes`):
+   * close with 1013 (try again later; a client that reconnects gets a fresh snapshot). The
+   * close frame waits behind the unread data, so the socket is cut after `closeTimeout`;
+   * its close event then removes its presence.
+   */
+  #onOverflow(conn: Connection): void {
+    this.#logger.warn(
+      `mesh-presence: connection ${conn.id} does not read its frames (more than ${this.limits.maxBufferedBytes} bytes waiting), closing it`,
+    );
+    conn.ws.close(CloseCode.tryAgainLater, 'send buffer full');
+    setTimeout(() => conn.ws.terminate(), this.#closeTimeout).unref();
   }
 
   #pushError(conn: Connection, code: string, message: string): void {
@@ -601,7 +645,17 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       );
     }
     if (!spec) return this.#reply(conn, id, commandName, errorPayload(ErrorCode.notFound, notFoundMessage(command)));
-    void this.#run(conn, id, commandName, spec, payload);
+    // A connection's commands run one after another in arrival order: handlers await the
+    // guard and the store, so `join` + `leave` sent back to back would otherwise race (and
+    // leave a ghost member). Nothing pending: run at once, no promise chain to pay for.
+    const tail = conn.queue;
+    const run: Promise<void> = tail
+      ? tail.then(() => this.#run(conn, id, commandName, spec, payload))
+      : this.#run(conn, id, commandName, spec, payload);
+    conn.queue = run;
+    void run.then(() => {
+      if (conn.queue === run) conn.queue = null;
+    });
   }
 
   async #run(conn: Connection, id: number, command: string, spec: CommandSpec, payload: unknown): Promise<void> {
@@ -616,11 +670,16 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
         result = failureReply(spec.kind, ErrorCode.server, 'internal server error');
       }
     }
-    if (result instanceof ReplyThen) {
-      this.#reply(conn, id, command, result.payload);
-      result.after();
-    } else {
-      this.#reply(conn, id, command, result);
+    // Never rejects: the connection's next command waits on this promise.
+    try {
+      if (result instanceof ReplyThen) {
+        this.#reply(conn, id, command, result.payload);
+        result.after();
+      } else {
+        this.#reply(conn, id, command, result);
+      }
+    } catch (err) {
+      this.#logger.error(`mesh-presence: the reply to ${command} failed:`, err);
     }
   }
 

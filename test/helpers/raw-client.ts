@@ -19,6 +19,11 @@ export interface RawClientOptions {
    * Default true. `false` simulates a silently dead client: nothing is answered at all.
    */
   answerPings?: boolean;
+  /**
+   * Answer WebSocket control pings (the `ws` client option `autoPong`). Default: as
+   * `answerPings`. `false` with `answerPings: true` answers only Mesh `ping` frames.
+   */
+  autoPong?: boolean;
   /** How long to wait for the socket and `mesh/assign-id`. Default 2 000 ms. */
   timeoutMs?: number;
 }
@@ -55,7 +60,7 @@ export class UpgradeRefused extends Error {
 export async function connectRaw(url: string, options: RawClientOptions = {}): Promise<RawClient> {
   const answerPings = options.answerPings ?? true;
   const timeoutMs = options.timeoutMs ?? 2_000;
-  const ws = new WebSocket(url, { headers: options.headers, autoPong: answerPings });
+  const ws = new WebSocket(url, { headers: options.headers, autoPong: options.autoPong ?? answerPings });
   const frames: RawFrame[] = [];
   const waiters = new Set<{ predicate: (f: RawFrame) => boolean; from: number; resolve: (f: RawFrame) => void }>();
   const pending = new Map<number, (payload: unknown) => void>();

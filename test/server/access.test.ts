@@ -75,7 +75,44 @@ describe('trackPresence', () => {
     assert.equal(await red.request('mesh/publish-presence-state', { roomName: 'team:red', state: { s: 1 } }), false);
     allowPublish = true;
     assert.equal(await red.request('mesh/publish-presence-state', { roomName: 'team:red', state: { s: 1 } }), true);
-    assert.ok(seen.includes('blue:team:red'));
+    assert.ok(seen.includes('blue:team:red'), 'the guard saw blue');
+  });
+});
+
+describe('reading rules', () => {
+  test('get-presence-state includes metadata only for a caller joined or subscribed to the room', async (t) => {
+    const { url } = await startServer(t);
+    const member = await connect(t, url);
+    await member.request('mesh/set-my-connection-metadata', { metadata: { name: 'Ann' } });
+    await member.request('mesh/join-room', { roomName: 'r' });
+    const stranger = await connect(t, url);
+    const seen = await stranger.request('mesh/get-presence-state', { roomName: 'r' });
+    assert.deepEqual(seen, { success: true, present: [member.id], states: {} }, 'no metadata for a stranger');
+    const subscriber = await connect(t, url);
+    await subscriber.request('mesh/subscribe-presence', { roomName: 'r' });
+    assert.deepEqual((await subscriber.request('mesh/get-presence-state', { roomName: 'r' })).metadata, {
+      [member.id]: { name: 'Ann' },
+    });
+    assert.deepEqual((await member.request('mesh/get-presence-state', { roomName: 'r' })).metadata, {
+      [member.id]: { name: 'Ann' },
+    });
+  });
+
+  test('get-room-metadata needs a tracked room and the guard', async (t) => {
+    const { server, url } = await startServer(t, {
+      track: [[/^team:/, { guard: (conn, roomName) => roomName === `team:${String(conn.metadata?.team)}` }]],
+    });
+    await server.setRoomMetadata('team:red', { topic: 'red things' });
+    await server.setRoomMetadata('other', { topic: 'untracked' });
+    const red = await connect(t, url);
+    await red.request('mesh/set-my-connection-metadata', { metadata: { team: 'red' } });
+    const blue = await connect(t, url);
+    await blue.request('mesh/set-my-connection-metadata', { metadata: { team: 'blue' } });
+    assert.deepEqual(await red.request('mesh/get-room-metadata', { roomName: 'team:red' }), {
+      metadata: { topic: 'red things' },
+    });
+    assert.equal((await blue.request('mesh/get-room-metadata', { roomName: 'team:red' })).code, 'EFORBIDDEN');
+    assert.equal((await red.request('mesh/get-room-metadata', { roomName: 'other' })).code, 'EFORBIDDEN');
   });
 });
 

@@ -304,6 +304,65 @@ describe('limits', () => {
     s.attacker.send(JSON.stringify({ id: 1, command: 'mesh/noop', payload: { junk: 'x'.repeat(64 * 1024) } }));
     assert.equal((await s.attacker.closed).code, 1009);
     await s.bystander.waitFor((f) => f.payload?.type === 'leave' && f.payload.connectionId === s.attacker.id);
+    await s.assertUndisturbed({ attackerLeft: true });
+  });
+
+  test('a client that stops reading is closed once its send buffer passes maxBufferedBytes', async (t) => {
+    const warnings: string[] = [];
+    const logger = { info() {}, error() {}, warn: (...args: unknown[]) => warnings.push(args.join(' ')) };
+    const { server, url } = await startServer(t, {
+      logger,
+      closeTimeout: 100,
+      limits: { maxBufferedBytes: 256 * 1024, maxStateBytes: 60_000, messagesPerSecond: 1e6, burst: 1e6 },
+    });
+    const reader = await connectRaw(url);
+    t.after(() => reader.close());
+    const publisher = await connectRaw(url);
+    t.after(() => publisher.close());
+    await reader.request('mesh/join-room', { roomName: 'r' });
+    await reader.request('mesh/subscribe-presence', { roomName: 'r' });
+    await publisher.request('mesh/join-room', { roomName: 'r' });
+    let left = false;
+    server.onLeave((e) => {
+      if (e.connectionId === reader.id) left = true;
+    });
+    // The reader stops reading but keeps sending pongs, as a stuck tab's network stack may.
+    (reader.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const state = { blob: 'x'.repeat(50_000) };
+    // Enough to fill the kernel's socket buffers several times over, then ours.
+    for (let i = 0; i < 400 && !left; i++) {
+      reader.ws.send(JSON.stringify({ command: 'pong', payload: {} }));
+      const replies = await Promise.all(
+        Array.from({ length: 5 }, () => publisher.request('mesh/publish-presence-state', { roomName: 'r', state })),
+      );
+      assert.ok(replies.every((r) => r === true), `publishes succeed: ${JSON.stringify(replies).slice(0, 200)}`);
+    }
+    for (let i = 0; i < 100 && !left; i++) await settle(10);
+    assert.ok(left, 'the reader was removed from the room');
+    assert.deepEqual((await server.getPresence('r')).present, [publisher.id]);
+    assert.equal(warnings.filter((w) => w.includes(reader.id)).length, 1, `one log line: ${warnings.join(' | ')}`);
+    (reader.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    const { code } = await reader.closed;
+    assert.ok(code === 1013 || code === 1006, `closed with 1013 (or cut): ${code}`);
+    // the publisher is unaffected
+    assert.equal(await publisher.request('mesh/publish-presence-state', { roomName: 'r', state: { ok: 1 } }), true);
+  });
+
+  test('the default burst covers a reconnect that restores 45 rooms at once', async (t) => {
+    const { url } = await startServer(t);
+    const c = await connectRaw(url);
+    t.after(() => c.close());
+    // what a restoring client sends: its metadata, then join, subscribe, publish per room
+    const replies = await Promise.all([
+      c.request('mesh/set-my-connection-metadata', { metadata: { name: 'n' } }),
+      ...Array.from({ length: 45 }, (_, i) => [
+        c.request('mesh/join-room', { roomName: `room${i}` }),
+        c.request('mesh/subscribe-presence', { roomName: `room${i}` }),
+        c.request('mesh/publish-presence-state', { roomName: `room${i}`, state: { i } }),
+      ]).flat(),
+    ]);
+    const limited = replies.filter((r) => r?.code === 'ERATELIMIT' || r?.error?.code === 'ERATELIMIT');
+    assert.equal(limited.length, 0, `${limited.length} of ${replies.length} rate-limited`);
   });
 
   test('publish floods: ERATELIMIT replies and dropped messages', async (t) => {

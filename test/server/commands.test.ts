@@ -459,3 +459,63 @@ describe('fan-out', () => {
     assert.equal(after.framesSent - before.framesSent, 2 * 3);
   });
 });
+
+describe('command ordering', () => {
+  // Requests sent back to back without awaiting: each must see the effect of the one before.
+  // A slow guard makes the race wide enough to fail reliably without ordering.
+  const slowGuard = async (): Promise<boolean> => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return true;
+  };
+
+  test('join + leave sent back to back leave no ghost member', async (t) => {
+    const { server, url } = await startServer(t, { track: [[/.*/, { guard: slowGuard }]] });
+    const [a] = await clients(t, url, 1);
+    const [joined, left] = await Promise.all([
+      a!.request('mesh/join-room', { roomName: 'z' }),
+      a!.request('mesh/leave-room', { roomName: 'z' }),
+    ]);
+    assert.equal(joined.success, true);
+    assert.deepEqual(left, { success: true });
+    assert.deepEqual((await server.getPresence('z')).present, [], 'no ghost member');
+  });
+
+  test('join + publish sent back to back: the publish succeeds', async (t) => {
+    const { server, url } = await startServer(t, { track: [[/.*/, { guard: slowGuard }]] });
+    const [a] = await clients(t, url, 1);
+    const [joined, published] = await Promise.all([
+      a!.request('mesh/join-room', { roomName: 'r' }),
+      a!.request('mesh/publish-presence-state', { roomName: 'r', state: { x: 1 } }),
+    ]);
+    assert.equal(joined.success, true);
+    assert.equal(published, true);
+    assert.deepEqual((await server.getPresence('r')).states, { [a!.id]: { x: 1 } });
+  });
+
+  test('subscribe + unsubscribe sent back to back leave no subscription', async (t) => {
+    const { url } = await startServer(t, { track: [[/.*/, { guard: slowGuard }]] });
+    const [a, b] = await clients(t, url, 2);
+    const [subscribed, unsubscribed] = await Promise.all([
+      a!.request('mesh/subscribe-presence', { roomName: 'q' }),
+      a!.request('mesh/unsubscribe-presence', { roomName: 'q' }),
+    ]);
+    assert.equal(subscribed.success, true);
+    assert.equal(unsubscribed, true);
+    await b!.request('mesh/join-room', { roomName: 'q' });
+    await settle(50);
+    assert.deepEqual(a!.updates('q'), [], 'no event after unsubscribing');
+  });
+
+  test('replies come in request order', async (t) => {
+    const { url } = await startServer(t, { track: [[/.*/, { guard: slowGuard }]] });
+    const [a] = await clients(t, url, 1);
+    const from = a!.frames.length;
+    await Promise.all([
+      a!.request('mesh/join-room', { roomName: 'o' }),
+      a!.request('mesh/noop'),
+      a!.request('mesh/get-presence-state', { roomName: 'o' }),
+    ]);
+    const ids = a!.frames.slice(from).filter((f) => typeof f.id === 'number').map((f) => f.id);
+    assert.deepEqual(ids, [1, 2, 3]);
+  });
+});

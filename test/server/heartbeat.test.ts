@@ -70,11 +70,13 @@ describe('heartbeats', () => {
 
   test('a client that answers only Mesh pings (no control pongs) stays', async (t) => {
     const { url } = await startServer(t, { pingInterval: 30, maxMissedPongs: 1 });
-    const a = await connect(t, url, { answerPings: true });
-    // turn off control pongs, keep the frame-level answers
-    (a.ws as unknown as { _autoPong: boolean })._autoPong = false;
+    // no control pongs, only the frame-level answers
+    const a = await connect(t, url, { answerPings: true, autoPong: false });
+    let controlPings = 0;
+    a.ws.on('ping', () => controlPings++);
     await a.request('mesh/join-room', { roomName: 'r' });
     await settle(200);
+    assert.ok(controlPings >= 2, `control pings arrived (${controlPings}) and went unanswered`);
     assert.equal(a.ws.readyState, WebSocket.OPEN);
     assert.deepEqual((await a.request('mesh/get-presence-state', { roomName: 'r' })).present, [a.id]);
   });

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { WebSocketServer, WebSocket } from 'ws';
 import { parseCliArgs, USAGE, UsageError } from '../../src/server/cli-args.js';
-import { createPresenceServer } from '../../src/server/index.js';
+import { createPresenceServer, type PresenceServerOptions } from '../../src/server/index.js';
 import { connectRaw, UpgradeRefused, type RawClient } from '../helpers/raw-client.js';
 import { silentLogger, startServer } from '../helpers/server.js';
 
@@ -160,6 +160,41 @@ describe('http', () => {
   });
 });
 
+describe('option validation', () => {
+  test('createPresenceServer throws a TypeError naming a bad numeric option', () => {
+    const cases: Array<[PresenceServerOptions, RegExp]> = [
+      [{ maxMissedPongs: 0 }, /maxMissedPongs/],
+      [{ maxMissedPongs: 1.5 }, /maxMissedPongs/],
+      [{ pingInterval: 0 }, /pingInterval/],
+      [{ pingInterval: Number.NaN }, /pingInterval/],
+      [{ closeTimeout: -1 }, /closeTimeout/],
+      [{ limits: { maxFrameBytes: 0 } }, /maxFrameBytes/],
+      [{ limits: { messagesPerSecond: 0 } }, /messagesPerSecond/],
+      [{ limits: { burst: 0 } }, /burst/],
+      [{ limits: { maxRoomsPerConnection: 0 } }, /maxRoomsPerConnection/],
+      [{ limits: { maxStateBytes: Infinity } }, /maxStateBytes/],
+      [{ limits: { maxBufferedBytes: -5 } }, /maxBufferedBytes/],
+      [{ limits: { maxDroppedMessages: -1 } }, /maxDroppedMessages/],
+    ];
+    for (const [options, name] of cases) {
+      assert.throws(
+        () => createPresenceServer({ logger: silentLogger, ...options }),
+        (err) => err instanceof TypeError && name.test(err.message),
+        JSON.stringify(options),
+      );
+    }
+    // the smallest sensible values are accepted
+    const ok = createPresenceServer({
+      logger: silentLogger,
+      maxMissedPongs: 1,
+      pingInterval: 1,
+      closeTimeout: 0,
+      limits: { maxDroppedMessages: 0, messagesPerSecond: 0.5, burst: 1 },
+    });
+    return ok.close();
+  });
+});
+
 describe('cli', () => {
   function run(args: string[]) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', ...args], {
@@ -197,6 +232,13 @@ describe('cli', () => {
     assert.equal(await bad.exited, 2);
     assert.match(bad.err(), /Unknown option '--prot'/);
     assert.match(bad.err(), /Usage: mesh-presence serve/);
+    assert.equal(bad.out(), '');
+  });
+
+  test('an option out of range (--max-missed-pongs 0) exits 2 naming it', async () => {
+    const bad = run(['serve', '--port', '0', '--max-missed-pongs', '0']);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.err(), /maxMissedPongs must be an integer >= 1/);
     assert.equal(bad.out(), '');
   });
 

@@ -106,6 +106,8 @@ describe('snapshot replies', () => {
       const sub = await watcher!.request('mesh/subscribe-presence', { roomName: 'r' });
       assert.deepEqual(sub, { success: true, present: ids, states, metadata });
     };
+    // subscribed from the start: only a member or subscriber gets the metadata map
+    await watcher!.request('mesh/subscribe-presence', { roomName: 'r' });
     await a!.request('mesh/set-my-connection-metadata', { metadata: { name: 'Ann' } });
     const joinA = await a!.request('mesh/join-room', { roomName: 'r' });
     assert.deepEqual(joinA, { success: true, present: [a!.id], metadata: { [a!.id]: { name: 'Ann' } } });
@@ -159,6 +161,7 @@ describe('snapshot replies', () => {
     presence.metadata.intruder = { evil: true };
     presence.states[a!.id] = { forged: true };
     assert.deepEqual(await server.getPresence('r'), { present: [a!.id], states: {}, metadata: { [a!.id]: null } });
+    await b!.request('mesh/subscribe-presence', { roomName: 'r' }); // entitled to the metadata map
     assert.deepEqual(await b!.request('mesh/get-presence-state', { roomName: 'r' }), {
       success: true,
       present: [a!.id],
