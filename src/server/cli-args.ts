@@ -15,6 +15,12 @@ Options:
                              (default: every origin, with a warning)
   --ping-interval <ms>       heartbeat interval (default 5000)
   --max-missed-pongs <n>     silent intervals tolerated before closing (default 2)
+  --redis <url>              share presence with other instances through Redis or
+                             Valkey (redis://host:port); default: in memory
+  --redis-prefix <prefix>    prefix of every Redis key, so that several apps can
+                             share one Redis (default mesh-presence:)
+  --instance-timeout <ms>    with --redis: a crashed instance's users leave within
+                             this time (default 10000)
   -h, --help                 show this help
 `;
 
@@ -30,6 +36,7 @@ export interface ServeArgs {
   allowedOrigins: string[] | undefined;
   pingInterval: number;
   maxMissedPongs: number;
+  redis: { url: string; prefix?: string; instanceTimeout?: number } | undefined;
 }
 
 export type CliArgs = { command: 'help' } | ServeArgs;
@@ -56,6 +63,9 @@ export function parseCliArgs(argv: string[]): CliArgs {
         'allowed-origins': { type: 'string' },
         'ping-interval': { type: 'string' },
         'max-missed-pongs': { type: 'string' },
+        redis: { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        'instance-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -86,6 +96,18 @@ export function parseCliArgs(argv: string[]): CliArgs {
     ?.split(',')
     .map((origin) => origin.trim())
     .filter(Boolean);
+  const redisUrl = values.redis;
+  if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
+    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got "${redisUrl}"`);
+  }
+  if (redisUrl === undefined && (values['redis-prefix'] !== undefined || values['instance-timeout'] !== undefined)) {
+    throw new UsageError('--redis-prefix and --instance-timeout need --redis');
+  }
+  const instanceTimeout =
+    values['instance-timeout'] === undefined ? undefined : integer('instance-timeout', values['instance-timeout'], 0);
+  if (instanceTimeout !== undefined && instanceTimeout < 100) {
+    throw new UsageError(`--instance-timeout must be at least 100 (ms), got ${instanceTimeout}`);
+  }
   return {
     command: 'serve',
     port,
@@ -95,5 +117,6 @@ export function parseCliArgs(argv: string[]): CliArgs {
     allowedOrigins,
     pingInterval,
     maxMissedPongs: integer('max-missed-pongs', values['max-missed-pongs'], 2),
+    redis: redisUrl === undefined ? undefined : { url: redisUrl, prefix: values['redis-prefix'], instanceTimeout },
   };
 }

@@ -26,6 +26,7 @@ async function main(argv: string[]): Promise<void> {
       pingInterval: args.pingInterval,
       maxMissedPongs: args.maxMissedPongs,
       allowedOrigins: args.allowedOrigins,
+      redis: args.redis,
       logger,
     });
   } catch (err) {

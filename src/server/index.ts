@@ -35,3 +35,4 @@ export type {
   StoreEventHandler,
 } from './store.js';
 export { MemoryStore } from './memory-store.js';
+export { RedisStore, StoreUnavailableError, type RedisStoreOptions } from './redis-store.js';

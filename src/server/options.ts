@@ -1,6 +1,7 @@
 /** Options, limits and the types the application sees. */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Metadata } from '../protocol.js';
+import type { RedisStoreOptions } from './redis-store.js';
 import type { PresenceStore } from './store.js';
 
 /** What guards and hooks learn about a connection. */
@@ -123,6 +124,14 @@ export interface PresenceServerOptions {
   server?: HttpServer;
   /** Where presence lives. Default: a new `MemoryStore` (closed by `close()`; a store you pass is not). */
   store?: PresenceStore;
+  /**
+   * Share presence with other instances through Redis (or Valkey): a `redis://` URL, or
+   * `{ url, prefix, instanceTimeout }` (see `RedisStoreOptions`: key prefix default
+   * `'mesh-presence:'`; a crashed instance's connections leave within `instanceTimeout`,
+   * default 10 000 ms). The server creates a `RedisStore` and closes it with `close()`.
+   * Not together with `store`.
+   */
+  redis?: string | RedisStoreOptions;
   /**
    * Heartbeat interval in ms: once per interval every connection gets a Mesh `ping` frame
    * and a WebSocket control ping. Connections are spread over the interval (up to 50

@@ -32,6 +32,7 @@ import {
   type ServerCore,
 } from './handlers.js';
 import { MemoryStore } from './memory-store.js';
+import { RedisStore, StoreUnavailableError } from './redis-store.js';
 import { SnapshotEncoder } from './snapshot-encoder.js';
 import {
   DEFAULT_LIMITS,
@@ -158,6 +159,19 @@ function formatUrl(address: AddressInfo | string | null, path: string, fallbackH
  */
 type RoomSubscribers = Map<Connection, number | StoreEvent[]>;
 
+/**
+ * What the subscribers of one room on this instance were told: members and their states.
+ * Kept only with a store that can miss events (Redis), to send the differences after a
+ * resync. `pending` buffers events until the first snapshot arrives.
+ */
+interface RoomView {
+  seq: number;
+  members: Map<string, PresenceState | null>;
+  pending: StoreEvent[] | null;
+}
+
+const STORE_UNAVAILABLE = 'the presence store is unavailable; try again shortly';
+
 class PresenceServerImpl implements PresenceServer, ServerCore {
   readonly instanceId = randomBytes(9).toString('base64url');
   readonly store: PresenceStore;
@@ -180,6 +194,9 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   readonly #attached: Array<{ server: HttpServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }> = [];
   readonly #unsubscribeStore: () => void;
   readonly #snapshotEncoder = new SnapshotEncoder();
+  /** Present only when the store can miss events (see `RoomView`). */
+  readonly #views: Map<string, RoomView> | undefined;
+  readonly #unsubscribeResync: (() => void) | undefined;
   /**
    * Frames of events that wait in subscribers' buffers, so that each event is serialised
    * once however many subscribers it reaches live or after their snapshot.
@@ -207,8 +224,18 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       closeTimeout: this.#closeTimeout,
       ...this.limits,
     });
+    if (options.store && options.redis) {
+      throw new TypeError('mesh-presence: pass either store or redis, not both');
+    }
     this.#ownsStore = !options.store;
-    this.store = options.store ?? new MemoryStore();
+    this.store =
+      options.store ??
+      (options.redis
+        ? new RedisStore({
+            logger: this.#logger,
+            ...(typeof options.redis === 'string' ? { url: options.redis } : options.redis),
+          })
+        : new MemoryStore());
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.limits.maxFrameBytes,
@@ -217,6 +244,10 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     });
     this.#heartbeat = new HeartbeatScheduler<Connection>(this.#pingInterval, (conn) => this.#heartbeatVisit(conn));
     this.#unsubscribeStore = this.store.subscribe((event) => this.#onStoreEvent(event));
+    if (this.store.onResync) {
+      this.#views = new Map();
+      this.#unsubscribeResync = this.store.onResync(() => void this.#resyncViews());
+    }
     if (options.server) this.attach(options.server, this.#path);
   }
 
@@ -244,6 +275,13 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       res.writeHead(pathname === this.#path ? 426 : 404, { 'content-type': 'text/plain' });
       res.end(pathname === this.#path ? 'Upgrade to WebSocket required\n' : 'Not found\n');
     });
+    if (this.store.ready) {
+      try {
+        await this.store.ready();
+      } catch (err) {
+        throw new Error(`mesh-presence: the presence store is unreachable: ${(err as Error).message}`, { cause: err });
+      }
+    }
     this.#httpServer = server;
     this.attach(server, this.#path);
     this.#urlServer = { server, path: this.#path, host };
@@ -351,6 +389,9 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     const buffer: StoreEvent[] = Array.isArray(existing) ? existing : [];
     subs.set(conn, buffer);
     (conn.subscriptions ??= new Set()).add(roomName);
+    if (this.#views && !this.#views.has(roomName)) {
+      this.#views.set(roomName, { seq: -1, members: new Map(), pending: [] });
+    }
     let snapshot: RoomSnapshot;
     try {
       snapshot = await this.store.snapshot(roomName);
@@ -358,6 +399,8 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       this.unsubscribe(conn, roomName);
       throw err;
     }
+    const view = this.#views?.get(roomName);
+    if (view?.pending) this.#initView(view, snapshot);
     // Events keep buffering until the reply is written, so that none arrives before it.
     const flush = (): void => {
       const current = this.#subscribers.get(roomName);
@@ -372,7 +415,10 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   unsubscribe(conn: Connection, roomName: string): boolean {
     const subs = this.#subscribers.get(roomName);
     const had = subs?.delete(conn) ?? false;
-    if (subs && subs.size === 0) this.#subscribers.delete(roomName);
+    if (subs && subs.size === 0) {
+      this.#subscribers.delete(roomName);
+      this.#views?.delete(roomName);
+    }
     conn.subscriptions?.delete(roomName);
     return had;
   }
@@ -539,7 +585,9 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
         conn.send(encode({ command: Command.assignId, payload: conn.id }));
       },
       (err: unknown) => {
-        this.#logger.error('mesh-presence: could not register a connection:', err);
+        if (!(err instanceof StoreUnavailableError)) {
+          this.#logger.error('mesh-presence: could not register a connection:', err);
+        }
         ws.close(CloseCode.tryAgainLater, 'store unavailable');
       },
     );
@@ -554,7 +602,10 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       for (const roomName of conn.subscriptions) {
         const subs = this.#subscribers.get(roomName);
         subs?.delete(conn);
-        if (subs?.size === 0) this.#subscribers.delete(roomName);
+        if (subs?.size === 0) {
+          this.#subscribers.delete(roomName);
+          this.#views?.delete(roomName);
+        }
       }
       conn.subscriptions = null;
     }
@@ -665,6 +716,9 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     } catch (err) {
       if (err instanceof Refusal) {
         result = failureReply(spec.kind, err.code, err.message);
+      } else if (err instanceof StoreUnavailableError) {
+        // said once by the store; one line per failed command would flood the log
+        result = failureReply(spec.kind, ErrorCode.server, STORE_UNAVAILABLE);
       } else {
         this.#logger.error(`mesh-presence: command ${command} failed:`, err);
         result = failureReply(spec.kind, ErrorCode.server, 'internal server error');
@@ -688,6 +742,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     for (const roomName of conn.rooms) {
       if (this.#tracking(roomName)?.ttl) {
         this.store.refresh(roomName, conn.id).catch((err: unknown) => {
+          if (err instanceof StoreUnavailableError) return;
           this.#logger.error('mesh-presence: presence refresh failed:', err);
         });
       }
@@ -713,6 +768,11 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     }
     const subs = this.#subscribers.get(event.roomName);
     if (!subs) return;
+    const view = this.#views?.get(event.roomName);
+    if (view) {
+      if (view.pending) view.pending.push(event);
+      else if (event.seq > view.seq) applyToView(view, event);
+    }
     let frame: Buffer | undefined;
     let buffered = false;
     for (const [conn, since] of subs) {
@@ -753,6 +813,64 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     return encode({ command: Command.presenceUpdate, payload });
   }
 
+  #initView(view: RoomView, snapshot: RoomSnapshot): void {
+    for (const id of snapshot.present) view.members.set(id, snapshot.states[id] ?? null);
+    view.seq = snapshot.seq;
+    const pending = view.pending ?? [];
+    view.pending = null;
+    for (const event of pending) if (event.seq > view.seq) applyToView(view, event);
+  }
+
+  /**
+   * The store may have missed events (Redis came back, or its event channel reconnected):
+   * each room with subscribers here gets a fresh snapshot, and its subscribers get the
+   * differences from what they were told as ordinary events — `leave` for members that
+   * are gone, `join` (and `state`) for those that are new, `state` where it changed.
+   */
+  async #resyncViews(): Promise<void> {
+    if (!this.#views || this.#closing) return;
+    for (const [roomName, view] of [...this.#views]) {
+      if (view.pending) continue;
+      let snapshot: RoomSnapshot;
+      try {
+        snapshot = await this.store.snapshot(roomName);
+      } catch {
+        continue; // the next resync will come
+      }
+      if (this.#views.get(roomName) !== view || view.pending) continue;
+      const timestamp = Date.now();
+      const seq = snapshot.seq;
+      const events: StoreEvent[] = [];
+      for (const id of view.members.keys()) {
+        if (!(id in snapshot.metadata)) events.push({ type: 'leave', roomName, connectionId: id, timestamp, seq });
+      }
+      for (const id of snapshot.present) {
+        const state = snapshot.states[id] ?? null;
+        if (!view.members.has(id)) {
+          events.push({ type: 'join', roomName, connectionId: id, metadata: snapshot.metadata[id] ?? null, timestamp, seq });
+          if (state) events.push({ type: 'state', roomName, connectionId: id, state, timestamp, seq });
+        } else if (JSON.stringify(view.members.get(id)) !== JSON.stringify(state)) {
+          events.push({ type: 'state', roomName, connectionId: id, state, timestamp, seq });
+        }
+      }
+      view.members.clear();
+      view.seq = -1;
+      view.pending = [];
+      this.#initView(view, snapshot);
+      const subs = this.#subscribers.get(roomName);
+      if (!subs || events.length === 0) continue;
+      this.#logger.info(`mesh-presence: room "${roomName}" resynchronised: ${events.length} missed change(s) sent`);
+      for (const [conn, since] of subs) {
+        if (typeof since !== 'number') {
+          since.push(...events);
+          continue;
+        }
+        for (const event of events) this.#sendEvent(conn, event);
+        if (seq > since) subs.set(conn, seq);
+      }
+    }
+  }
+
   #safely(fn: () => void): void {
     try {
       fn();
@@ -790,8 +908,21 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       });
     }
     this.#unsubscribeStore();
+    this.#unsubscribeResync?.();
+    this.#views?.clear();
     this.#snapshotEncoder.clear();
     if (this.#ownsStore) await this.store.close();
+  }
+}
+
+function applyToView(view: RoomView, event: StoreEvent): void {
+  view.seq = event.seq;
+  if (event.type === 'join') {
+    if (!view.members.has(event.connectionId)) view.members.set(event.connectionId, null);
+  } else if (event.type === 'leave') {
+    view.members.delete(event.connectionId);
+  } else if (view.members.has(event.connectionId)) {
+    view.members.set(event.connectionId, event.state);
   }
 }
 

@@ -135,4 +135,17 @@ export interface PresenceStore {
 
   /** Clears every timer and handler. Data of a shared store (Redis) is left to its owners. */
   close(): Promise<void>;
+
+  /**
+   * Optional: resolves once the store can serve (Redis: first connection made). `listen()`
+   * waits for it, so a server announces its URL only when it works.
+   */
+  ready?(): Promise<void>;
+  /**
+   * Optional, for stores whose event delivery can miss events (Redis pub/sub across a
+   * reconnect): registers a handler called when events may have been lost. The server
+   * then compares what its subscribers were told with fresh snapshots and sends the
+   * differences. Returns a function that removes it.
+   */
+  onResync?(handler: () => void): () => void;
 }

@@ -255,7 +255,12 @@ describe('cli', () => {
       allowedOrigins: undefined,
       pingInterval: 5000,
       maxMissedPongs: 2,
+      redis: undefined,
     });
+    assert.deepEqual(
+      (parseCliArgs(['serve', '--redis', 'redis://127.0.0.1:6390', '--redis-prefix', 'app1:', '--instance-timeout', '2000']) as { redis?: unknown }).redis,
+      { url: 'redis://127.0.0.1:6390', prefix: 'app1:', instanceTimeout: 2000 },
+    );
     const full = parseCliArgs([
       'serve', '--port', '0', '--host', '0.0.0.0', '--path', '/ws', '--track', '^a:', '--track', 'b$',
       '--allowed-origins', 'https://a.example, https://b.example', '--ping-interval', '250', '--max-missed-pongs', '3',
@@ -272,6 +277,9 @@ describe('cli', () => {
       [['serve', '--ping-interval', '0'], /greater than 0/],
       [['serve', '--track', '('], /--track/],
       [['serve', '--path', 'ws'], /must start with/],
+      [['serve', '--redis', 'localhost:6379'], /--redis must be a redis:\/\/ or rediss:\/\/ URL/],
+      [['serve', '--redis-prefix', 'a:'], /need --redis/],
+      [['serve', '--redis', 'redis://x', '--instance-timeout', '50'], /at least 100/],
       [[], /missing command: serve/],
       [['start'], /unknown command: start/],
     ] as const) {
