@@ -123,11 +123,22 @@ return 1
   meshRemoveConnection: script(`
 return remove_connection(ARGV[2], now_ms())
 `),
-  /** ARGV: P, conn, metadata JSON or ''. Returns 0 for an unknown connection. */
+  /**
+   * ARGV: P, conn, metadata JSON or ''. Returns 0 for an unknown connection. Publishes a
+   * `meta` message (no seq: it is not a presence event) naming the connection's rooms, so
+   * that each instance pushes `mesh/metadata-update` to its own readers.
+   */
   meshSetConnectionMetadata: script(`
 local k = P .. 'c:' .. ARGV[2]
 if redis.call('EXISTS', k) == 0 then return 0 end
 redis.call('HSET', k, 'm', ARGV[3])
+local rooms = redis.call('SMEMBERS', k .. ':r')
+if #rooms > 0 then
+  local meta = ARGV[3]
+  if meta == '' then meta = 'null' end
+  redis.call('PUBLISH', P .. 'events',
+    '{"t":"meta","c":' .. cjson.encode(ARGV[2]) .. ',"x":' .. meta .. ',"rooms":' .. cjson.encode(rooms) .. '}')
+end
 return 1
 `),
   /** ARGV: P, room, conn, ttl ms (0 = none). Returns 1 joined, 0 already a member, -1 unknown connection. */

@@ -83,7 +83,8 @@ type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
 
 /** The shape of a message on the events channel (written by the scripts). */
 interface WireEvent {
-  t: 'join' | 'leave' | 'state';
+  t: 'join' | 'leave' | 'state' | 'meta';
+  rooms?: string[];
   r: string;
   c: string;
   s: number;
@@ -104,6 +105,7 @@ export class RedisStore implements PresenceStore {
   readonly #subscriber: Redis;
   readonly #handlers = new Set<StoreEventHandler>();
   readonly #resyncHandlers = new Set<() => void>();
+  readonly #metadataHandlers = new Set<(connectionId: string, metadata: Metadata | null, rooms: string[]) => void>();
   readonly #local = new Map<string, LocalConnection>();
   /** Instance ids whose connections this store registered (usually only its own). */
   readonly #instances = new Set<string>();
@@ -184,6 +186,11 @@ export class RedisStore implements PresenceStore {
   onResync(handler: () => void): () => void {
     this.#resyncHandlers.add(handler);
     return () => this.#resyncHandlers.delete(handler);
+  }
+
+  onMetadataUpdate(handler: (connectionId: string, metadata: Metadata | null, rooms: string[]) => void): () => void {
+    this.#metadataHandlers.add(handler);
+    return () => this.#metadataHandlers.delete(handler);
   }
 
   subscribe(handler: StoreEventHandler): () => void {
@@ -330,6 +337,7 @@ export class RedisStore implements PresenceStore {
     clearTimeout(this.#resyncTimer);
     this.#handlers.clear();
     this.#resyncHandlers.clear();
+    this.#metadataHandlers.clear();
     // A clean shutdown: what is left of this instance's connections leaves now, and its
     // heartbeat goes, so nobody has to wait for the sweep.
     if (this.#redis.status === 'ready') {
@@ -407,6 +415,10 @@ export class RedisStore implements PresenceStore {
           membership.expiresAt = 0;
         }
       }
+    } else if (wire.t === 'meta') {
+      const metadata = (wire.x ?? null) as Metadata | null;
+      for (const handler of this.#metadataHandlers) handler(wire.c, metadata, wire.rooms ?? []);
+      return;
     } else {
       return;
     }

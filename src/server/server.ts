@@ -197,6 +197,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   /** Present only when the store can miss events (see `RoomView`). */
   readonly #views: Map<string, RoomView> | undefined;
   readonly #unsubscribeResync: (() => void) | undefined;
+  readonly #unsubscribeMetadata: (() => void) | undefined;
   /**
    * Frames of events that wait in subscribers' buffers, so that each event is serialised
    * once however many subscribers it reaches live or after their snapshot.
@@ -248,6 +249,9 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       this.#views = new Map();
       this.#unsubscribeResync = this.store.onResync(() => void this.#resyncViews());
     }
+    this.#unsubscribeMetadata = this.store.onMetadataUpdate?.((id, metadata, rooms) =>
+      this.#pushMetadataUpdateFor(id, metadata, rooms),
+    );
     if (options.server) this.attach(options.server, this.#path);
   }
 
@@ -434,6 +438,8 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
    * change was made, and it knows what it set. Reaches connections on this instance only.
    */
   async pushMetadataUpdate(owner: Connection): Promise<void> {
+    // A shared store tells every instance, this one included (see #pushMetadataUpdateFor).
+    if (this.#unsubscribeMetadata) return;
     if (!owner.rooms?.size) return;
     const recipients = new Set<Connection>();
     for (const roomName of [...owner.rooms]) {
@@ -447,6 +453,24 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     recipients.delete(owner);
     if (recipients.size === 0) return;
     const payload: MetadataUpdate = { connectionId: owner.id, metadata: owner.metadata };
+    const frame = encode({ command: Command.metadataUpdate, payload });
+    for (const conn of recipients) conn.send(frame);
+  }
+
+  /** The same push, on every instance of a shared store, to this instance's readers. */
+  #pushMetadataUpdateFor(ownerId: string, metadata: Metadata | null, rooms: string[]): void {
+    const recipients = new Set<Connection>();
+    for (const roomName of rooms) {
+      const subs = this.#subscribers.get(roomName);
+      if (subs) for (const conn of subs.keys()) recipients.add(conn);
+    }
+    for (const conn of this.#connections.values()) {
+      if (conn.rooms && rooms.some((roomName) => conn.rooms!.has(roomName))) recipients.add(conn);
+    }
+    const owner = this.#connections.get(ownerId);
+    if (owner) recipients.delete(owner);
+    if (recipients.size === 0) return;
+    const payload: MetadataUpdate = { connectionId: ownerId, metadata };
     const frame = encode({ command: Command.metadataUpdate, payload });
     for (const conn of recipients) conn.send(frame);
   }
@@ -909,6 +933,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     }
     this.#unsubscribeStore();
     this.#unsubscribeResync?.();
+    this.#unsubscribeMetadata?.();
     this.#views?.clear();
     this.#snapshotEncoder.clear();
     if (this.#ownsStore) await this.store.close();

@@ -148,4 +148,11 @@ export interface PresenceStore {
    * differences. Returns a function that removes it.
    */
   onResync?(handler: () => void): () => void;
+  /**
+   * Optional, for stores shared by several instances: registers a handler called on every
+   * instance (the changing one included) when a connection's metadata changed, with the
+   * rooms it is in, so that each instance pushes `mesh/metadata-update` to its own
+   * connections that may read it. Without it the server pushes from the changing instance.
+   */
+  onMetadataUpdate?(handler: (connectionId: string, metadata: Metadata | null, rooms: string[]) => void): () => void;
 }
