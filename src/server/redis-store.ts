@@ -160,12 +160,18 @@ export class RedisStore implements PresenceStore {
     });
     this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message));
 
-    this.#ready = Promise.all([this.#redis.connect(), this.#subscriber.connect()]).then(async () => {
-      await this.#subscriber.subscribe(`${this.prefix}events`);
-    });
-    this.#ready.catch(() => {
-      // reported by #onError; ioredis keeps retrying
-    });
+    // Resolves at the first moment both connections work and the channel is subscribed;
+    // while Redis is unreachable ioredis keeps retrying (and #onError said so once).
+    this.#ready = Promise.all([
+      new Promise<void>((resolve) => this.#redis.once('ready', () => resolve())),
+      new Promise<void>((resolve) =>
+        this.#subscriber.once('ready', () => {
+          this.#subscriber.subscribe(`${this.prefix}events`).then(() => resolve(), (err: Error) => this.#onError(err));
+        }),
+      ),
+    ]).then(() => undefined);
+    this.#redis.connect().catch(() => {});
+    this.#subscriber.connect().catch(() => {});
     const beat = Math.max(20, Math.round(this.instanceTimeout / 5));
     this.#timers.push(setInterval(() => void this.#heartbeat(), beat));
     this.#timers.push(setInterval(() => void this.#sweep(), beat));
@@ -439,6 +445,7 @@ export class RedisStore implements PresenceStore {
     this.#down = false;
     if (!this.#everReady) {
       this.#everReady = true;
+      if (wasDown) this.#logger.info('mesh-presence: connected to Redis');
       return;
     }
     if (wasDown) this.#logger.info('mesh-presence: Redis is back; registering this instance\'s live connections again');
