@@ -143,7 +143,9 @@ export class RedisStore implements PresenceStore {
       // of hanging, and the local record makes up for it when Redis is back.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+      // Capped well below the sweep's grace (70 % of instanceTimeout), so that after an
+      // outage every live instance is back and beating before anyone judges it.
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000, Math.max(50, this.instanceTimeout / 10)),
     };
     this.#redis = new Redis(options.url, { ...base, connectionName: `mesh-presence:${this.instanceId}` });
     this.#subscriber = new Redis(options.url, { ...base, connectionName: `mesh-presence-events:${this.instanceId}` });
