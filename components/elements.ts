@@ -23,6 +23,11 @@ export {
 } from './events/mesh-connection-change-event.js';
 export { MeshErrorEvent, type MeshErrorEventDetail } from './events/mesh-error-event.js';
 export { MeshStatusChangeEvent, type MeshStatusChangeEventDetail } from './events/mesh-status-change-event.js';
+export {
+  MeshRequestCloseEvent,
+  type MeshRequestCloseEventDetail,
+  type MeshRequestCloseSource,
+} from './events/mesh-request-close-event.js';
 
 export {
   roomContext,

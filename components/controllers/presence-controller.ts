@@ -1,8 +1,9 @@
 /**
  * The one place where the elements talk to the client: `<mesh-presence-room>` holds a
- * `PresenceController`, which joins the room on the page-wide shared client, groups its
- * connections per user (`createPresence`), merges each user's tabs into one entry,
- * publishes the local user's composed state, and follows the connection status.
+ * `PresenceController`, which joins (or, watch-only, only watches) the room on the
+ * page-wide shared client, groups its connections per user (`createPresence`), merges
+ * each user's tabs into one entry, publishes the local user's composed state, and
+ * follows the connection status.
  *
  * Lifecycle: `hostDisconnected` ends the session (releases the join, the watch and the
  * client reference) a microtask later, so that an element moved in the DOM (disconnected
@@ -10,9 +11,8 @@
  * host calls `configure()` from `updated()` whenever url / room / watch-only change,
  * which ends the old session before starting the new one.
  *
- * While the connection is down nothing is published (a request would only wait for its
- * timeout and fail); once it is back, the latest composed state goes out once, replacing
- * the one the client restores on its own.
+ * While the connection is down a publish replaces the state the client remembers for the
+ * room (it neither times out nor is queued): the reconnect restores the latest state.
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import {
@@ -22,21 +22,11 @@ import {
   type MeshClientOptions,
   type PresenceHandle,
   type PresenceState,
-  type PresenceUpdate,
   type PresenceUser as GroupedUser,
-  type PresenceWatch,
-  type RoomLease,
   type SharedClient,
 } from '../../src/client/index.js';
 import type { PresenceUser, RoomConnectionStatus } from '../context.js';
-import {
-  hiddenUntil,
-  nextTypingExpiry,
-  toPresenceUser,
-  type ComposedState,
-  type ConnectionInfo,
-} from '../mesh-presence-room/merge-users.js';
-import { WatchOnlyGrouping } from '../mesh-presence-room/watch-only-grouping.js';
+import { toPresenceUser, type ComposedState } from '../mesh-presence-room/merge-users.js';
 
 /** What a session needs; a change of `url`, `room` or `watchOnly` starts a new session. */
 export interface PresenceConfig {
@@ -175,27 +165,22 @@ export class PresenceController implements ReactiveController {
 /** One room on one client, from start to stop. */
 class Session {
   private __client: SharedClient | null = null;
-  private __lease: RoomLease | null = null;
-  private __watch: PresenceWatch | null = null;
   private __handle: PresenceHandle | null = null;
-  private __grouping: WatchOnlyGrouping | null = null;
   private __offs: Array<() => void> = [];
   private __stopped = false;
   private __everOnline = false;
-  private __joined = false;
   private __groups: GroupedUser[] = [];
-  private readonly __connections = new Map<string, ConnectionInfo>();
+  /**
+   * Per connection of the room: its state as last seen, and the local time at which a
+   * state with `typing: true` arrived (0: none). Every new such state (the typist's
+   * throttled refresh) restarts the receiver-side typing timeout.
+   */
+  private readonly __typing = new Map<string, { state: PresenceState | null; at: number }>();
   private __users: PresenceUser[] = [];
-  /** Wakes the merge when a typing flag goes stale or a hidden connection is due. */
+  /** Wakes the merge when a typing flag goes stale. */
   private __timer: ReturnType<typeof setTimeout> | undefined;
   private __recomputeQueued = false;
-  /** True once our own watch has its snapshot: merging needs its per-connection view. */
-  private __live = false;
   private __publishQueued = false;
-  /** The client's status as last seen, to tell a return to `online`. */
-  private __status: ClientStatus | undefined;
-  /** The `typingAt` stamp last seen per user: a restored old state is no typing refresh. */
-  private readonly __typingStamps = new Map<string, unknown>();
 
   constructor(
     public config: PresenceConfig,
@@ -234,13 +219,10 @@ class Session {
     clearTimeout(this.__timer);
     for (const off of this.__offs) off();
     this.__offs = [];
-    this.__grouping?.dispose();
-    const { __handle: handle, __watch: watch, __lease: lease, __client: client } = this;
+    const { __handle: handle, __client: client } = this;
     // release in order; the shared client closes when its last reference is gone
     void (async () => {
       await handle?.dispose().catch(() => undefined);
-      await watch?.release().catch(() => undefined);
-      await lease?.release().catch(() => undefined);
       await client?.release().catch(() => undefined);
     })();
   }
@@ -250,12 +232,12 @@ class Session {
     this.__publishQueued = true;
     queueMicrotask(() => {
       this.__publishQueued = false;
-      void this.__publish();
+      this.__publish();
     });
   }
 
   recompute(): void {
-    if (this.__recomputeQueued || this.__stopped || !this.__live) return;
+    if (this.__recomputeQueued || this.__stopped) return;
     this.__recomputeQueued = true;
     queueMicrotask(() => {
       this.__recomputeQueued = false;
@@ -263,68 +245,32 @@ class Session {
     });
   }
 
-  /** Joins (unless watch-only), publishes, groups and watches; retries after a connection failure. */
+  /** Joins (or watches) and groups with `createPresence`; retries after a connection failure. */
   private async __enter(): Promise<void> {
     const client = this.__client!;
     const { room, watchOnly, leaveGrace } = this.config;
     try {
-      if (!watchOnly) {
-        if (!this.__lease) {
-          const lease = await client.retainRoom(room);
-          if (this.__stopped) return void lease.release();
-          if (!lease.success) return this.__failed(lease.error, 'EJOIN', `could not join room "${room}"`);
-          this.__lease = lease;
-          this.__joined = true;
-          this.__owner._report(this, { joined: true });
-        }
-        // our state goes out before we watch, so that we are listed from the first snapshot
-        await this.__publish();
-        if (this.__stopped) return;
-        if (!this.__handle) {
-          const handle = createPresence({
-            client,
-            room,
-            leaveGrace,
-            onUpdate: (users) => {
-              this.__groups = users;
-              this.recompute();
-            },
-          });
-          this.__handle = handle;
-          const ready = await handle.ready;
-          if (this.__stopped) return;
-          if (!ready.success) {
-            this.__handle = null;
-            void handle.dispose();
-            return this.__failed(ready.error, 'ESUBSCRIBE', `could not follow the presence of room "${room}"`);
-          }
-        }
+      const handle = createPresence({
+        client,
+        room,
+        leaveGrace,
+        join: !watchOnly,
+        onUpdate: (users) => {
+          this.__groups = users;
+          this.recompute();
+        },
+      });
+      this.__handle = handle;
+      // before the start: our state goes out before the subscription, so that we are in its first snapshot
+      this.__publish();
+      const ready = await handle.ready;
+      if (this.__stopped) return;
+      if (!ready.success) {
+        this.__handle = null;
+        void handle.dispose();
+        return this.__failed(ready.error, 'EJOIN', `could not ${watchOnly ? 'follow' : 'join'} room "${room}"`);
       }
-      // registered after createPresence's listener, so its batch is flushed before ours
-      const watch = await client.watchPresence(room, (update) => this.__onPresence(update));
-      if (this.__stopped) return void watch.release();
-      if (!watch.success) return this.__failed(watch.error, 'ESUBSCRIBE', `could not follow the presence of room "${room}"`);
-      this.__watch = watch;
-      const now = Date.now();
-      for (const id of watch.snapshot.present) {
-        const state = watch.snapshot.states[id] ?? null;
-        this.__connections.set(id, { state, typingAt: this.__typingRefresh(state) ? now : 0, seenAt: now });
-      }
-      if (watchOnly) {
-        this.__grouping = new WatchOnlyGrouping(
-          leaveGrace,
-          (id) => client.peekConnectionMetadata(id),
-          (users) => {
-            this.__groups = users;
-            this.recompute();
-          },
-        );
-        this.__grouping.init(watch.snapshot);
-      } else if (this.__handle) {
-        this.__groups = this.__handle.users();
-      }
-      this.__live = true;
-      this.recompute();
+      if (!watchOnly) this.__owner._report(this, { joined: true });
     } catch (error) {
       this.__error(error);
     }
@@ -350,56 +296,17 @@ class Session {
     this.__callbacks.onError(code, message, this.config.room);
   }
 
-  private async __publish(): Promise<void> {
-    // offline, a publish would wait for its timeout and fail; the return to online publishes
-    if (this.__stopped || !this.__joined || !this.__client || this.__client.status !== 'online') return;
-    const state = this.__callbacks.localState() as unknown as PresenceState;
-    try {
-      // a refusal resolves false and is reported through the client's `error` event
-      await this.__client.publishPresenceState(this.config.room, { state });
-    } catch (error) {
-      this.__error(error);
-    }
-  }
-
-  private __onPresence(update: PresenceUpdate): void {
-    const id = update.connectionId;
-    if (update.type === 'leave') this.__connections.delete(id);
-    else if (update.type === 'join') {
-      if (!this.__connections.has(id)) this.__connections.set(id, { state: null, typingAt: 0, seenAt: Date.now() });
-    } else {
-      const state = update.state ?? null;
-      const info = this.__connections.get(id) ?? { state: null, typingAt: 0, seenAt: Date.now() };
-      info.state = state;
-      // every new typing:true publish (the typist's throttled refresh) restarts the timeout
-      if (this.__typingRefresh(state)) info.typingAt = Date.now();
-      this.__connections.set(id, info);
-    }
-    this.__grouping?.apply(update);
-    this.recompute();
-  }
-
   /**
-   * True when `state` is a fresh `typing: true`: one whose `typingAt` stamp this room has
-   * not seen from that user yet. The client republishes a connection's last state after
-   * a reconnect; a typing flag in it is old news and must not show the user typing again.
+   * Publishes the composed local state (watch-only: nothing is sent). A refusal resolves
+   * `false` and is reported through the client's `error` event.
    */
-  private __typingRefresh(state: PresenceState | null): boolean {
-    if (state?.typing !== true) return false;
-    const stamp = state.typingAt;
-    if (stamp === undefined) return true; // a client that does not stamp: every publish counts
-    const user = String(state.userId);
-    if (this.__typingStamps.get(user) === stamp) return false;
-    this.__typingStamps.set(user, stamp);
-    return true;
+  private __publish(): void {
+    if (this.__stopped || !this.__handle) return;
+    this.__handle.publish(this.__callbacks.localState() as unknown as PresenceState).catch((error: unknown) => this.__error(error));
   }
 
   private __onStatus(status: ClientStatus): void {
     if (this.__stopped) return;
-    const back = status === 'online' && this.__everOnline && this.__status !== 'online';
-    this.__status = status;
-    // publish the latest composed state once: changes made offline, typing cleared
-    if (back) this.schedulePublish();
     if (status === 'online') this.__everOnline = true;
     const stale = this.__everOnline && status !== 'online';
     const shown: ClientStatus = status === 'offline' && !this.__everOnline ? 'connecting' : status;
@@ -412,13 +319,22 @@ class Session {
     const now = Date.now();
     const { typingTimeout } = this.config;
     const selfId = this.__callbacks.selfId();
-    let wake = nextTypingExpiry(this.__connections, now, typingTimeout);
-    const users: PresenceUser[] = [];
-    for (const group of this.__groups) {
-      const until = hiddenUntil(group, this.__connections);
-      if (until > now) wake = Math.min(wake, until);
-      else users.push(toPresenceUser(group, this.__connections, selfId, now, typingTimeout));
-    }
+    const seen = new Set<string>();
+    let wake = Infinity;
+    const users = this.__groups.map((group) => {
+      let typing = false;
+      for (const [id, state] of Object.entries(group.states)) {
+        seen.add(id);
+        let info = this.__typing.get(id);
+        if (info?.state !== state) this.__typing.set(id, (info = { state, at: state?.typing === true ? now : 0 }));
+        if (info!.at && now - info!.at < typingTimeout) {
+          typing = true;
+          wake = Math.min(wake, info!.at + typingTimeout);
+        }
+      }
+      return toPresenceUser(group, selfId, typing);
+    });
+    for (const id of this.__typing.keys()) if (!seen.has(id)) this.__typing.delete(id);
     clearTimeout(this.__timer);
     if (wake !== Infinity) this.__timer = setTimeout(() => this.recompute(), wake - now + 1);
     if (JSON.stringify(users) === JSON.stringify(this.__users)) return;

@@ -3,6 +3,7 @@ import { property, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
 import { consume } from '@lit/context';
 import { roomContext, type PresenceUser, type RoomContextValue } from '../context.js';
+import { MeshRequestCloseEvent, type MeshRequestCloseSource } from '../events/mesh-request-close-event.js';
 import { OutsideRoomWarning, checkNumber, checkUnion, safeColor } from '../shared/element-helpers.js';
 import { colorFor, initialsOf, statusLabel, statusToken } from './avatar-utils.js';
 import { styles } from './mesh-avatars.styles.js';
@@ -39,6 +40,8 @@ interface StackEntry {
  * @summary Avatars of the people in a presence room.
  *
  * @slot empty - Shown when nobody (else) is in the room. Empty by default.
+ *
+ * @fires {MeshRequestCloseEvent} mesh-request-close - Cancelable, before the overflow list closes on Escape, the `+N` button or a click outside; `preventDefault()` keeps it open.
  *
  * @csspart base - The wrapper around the stack, the overflow button and the list.
  * @csspart stack - The `role="list"` row of avatars.
@@ -223,16 +226,23 @@ export class MeshAvatars extends LitElement {
     this.__lastVisible = visible;
   }
 
+  /** Closes the overflow list on a user's action, unless a `mesh-request-close` listener says no. */
+  private __requestClose(source: MeshRequestCloseSource): boolean {
+    if (!this.dispatchEvent(new MeshRequestCloseEvent({ source }))) return false;
+    this._open = false;
+    return true;
+  }
+
   private __onToggle = (): void => {
-    this._open = !this._open;
+    if (!this._open) this._open = true;
+    else this.__requestClose('toggle');
   };
 
   private __onKeydown = (event: KeyboardEvent): void => {
     if (event.key !== 'Escape') return;
     if (this._open) {
       event.stopPropagation();
-      this._open = false;
-      this.renderRoot.querySelector<HTMLElement>('[part~="overflow"]')?.focus();
+      if (this.__requestClose('escape')) this.renderRoot.querySelector<HTMLElement>('[part~="overflow"]')?.focus();
     } else {
       this._tooltipsHidden = true;
     }
@@ -266,7 +276,7 @@ export class MeshAvatars extends LitElement {
   };
 
   private __onDocumentClick = (event: MouseEvent): void => {
-    if (!event.composedPath().includes(this)) this._open = false;
+    if (!event.composedPath().includes(this)) this.__requestClose('click-outside');
   };
 
   /** What a screen reader says for one person, e.g. "Ada Lovelace (you), busy, 2 tabs". */

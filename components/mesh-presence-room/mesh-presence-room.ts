@@ -245,8 +245,8 @@ export class MeshPresenceRoom extends LitElement {
 
   private __onStatus(status: RoomConnectionStatus, stale: boolean, room: string): void {
     // whoever types while the connection is down is not seen typing: the flag must not
-    // come back on reconnect (the room publishes the latest state then)
-    if (status !== 'online') this.__typing = false;
+    // come back on reconnect (the client restores the latest state published)
+    if (status !== 'online' && this.__typing) this.__setTyping(false);
     const before = this.__lastStatus;
     this.__lastStatus = { status, stale };
     if (stale && !before?.stale) this._announcement = 'Connection lost. The people shown may be out of date.';

@@ -4,6 +4,7 @@ import { consume } from '@lit/context';
 import { roomContext, type RoomContextValue } from '../context.js';
 import { IdleController } from '../controllers/idle-controller.js';
 import { UserStatusController } from '../controllers/user-status-controller.js';
+import { MeshRequestCloseEvent, type MeshRequestCloseSource } from '../events/mesh-request-close-event.js';
 import { MeshStatusChangeEvent } from '../events/mesh-status-change-event.js';
 import { OutsideRoomWarning, checkNumber, safeColor, warnOnce } from '../shared/element-helpers.js';
 import { styles } from './mesh-status-picker.styles.js';
@@ -58,6 +59,7 @@ let nextId = 0;
  * and neither persists nor shares its choice.
  *
  * @fires {MeshStatusChangeEvent} mesh-status-change - The user chose a status in this element.
+ * @fires {MeshRequestCloseEvent} mesh-request-close - Cancelable, before the listbox closes on Escape, the button, a choice or focus leaving; `preventDefault()` keeps it open.
  *
  * @csspart base - The wrapper of button and listbox.
  * @csspart button - The button that opens the listbox.
@@ -291,8 +293,13 @@ export class MeshStatusPicker extends LitElement {
     return from >= 0 && from < this._options.length ? from : -1;
   }
 
+  /** Closes on a user's action, unless a `mesh-request-close` listener says no. */
+  private __requestClose(source: MeshRequestCloseSource, returnFocus = true): void {
+    if (this._open && this.dispatchEvent(new MeshRequestCloseEvent({ source }))) this.hide(returnFocus);
+  }
+
   private __onButtonClick = (): void => {
-    if (this._open) this.hide();
+    if (this._open) this.__requestClose('toggle');
     else this.show();
   };
 
@@ -325,10 +332,10 @@ export class MeshStatusPicker extends LitElement {
         else this.__pick(this._active);
         break;
       case 'Escape':
-        this.hide();
+        this.__requestClose('escape');
         break;
       case 'Tab':
-        this.hide(false);
+        this.__requestClose('focusout', false);
         return; // let focus move on
       default:
         if (event.key.length !== 1 || event.ctrlKey || event.metaKey || event.altKey) return;
@@ -358,7 +365,7 @@ export class MeshStatusPicker extends LitElement {
   private __pick(index: number): void {
     const option = this._options[index];
     if (!option || option.disabled) return;
-    this.hide();
+    this.__requestClose('select');
     this.__choose(option.value, true);
   }
 
@@ -376,7 +383,7 @@ export class MeshStatusPicker extends LitElement {
   private __onFocusOut = (event: FocusEvent): void => {
     // Focus left the whole control (a click elsewhere, Tab): close without stealing focus.
     const next = event.relatedTarget;
-    if (!(next instanceof Node) || !this.shadowRoot?.contains(next)) this.hide(false);
+    if (!(next instanceof Node) || !this.shadowRoot?.contains(next)) this.__requestClose('focusout', false);
   };
 
   /** The options offered, from `<option>` children or the defaults. */
@@ -393,7 +400,7 @@ export class MeshStatusPicker extends LitElement {
     void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('[part~="listbox"]')?.focus());
   }
 
-  /** Close the listbox; `returnFocus` puts focus back on the button. */
+  /** Close the listbox (no `mesh-request-close`: code decides); `returnFocus` puts focus back on the button. */
   hide(returnFocus = true): void {
     if (!this._open) return;
     this._open = false;

@@ -14,6 +14,11 @@ export interface PresenceUser<S extends PresenceState = PresenceState> {
   tabCount: number;
   /** Their connection ids (same count as `tabCount`). */
   connections: string[];
+  /**
+   * State of each of the user's connections still in the room (not those within the
+   * leave grace), by connection id; `null`: none yet. E.g. to tell whether any tab types.
+   */
+  states: Record<string, S | null>;
   /** True when one of the connections is this client's. */
   self: boolean;
   /** Metadata of the user's most recent connection that has some. */
@@ -27,6 +32,12 @@ export interface CreatePresenceOptions<S extends PresenceState = PresenceState> 
   /** Keeps the local state in `localStorage` under this key, and names the cross-tab channel. */
   storageKey?: string;
   /**
+   * `false`: watch the room without joining it (nobody sees this client). `publish` and
+   * `clear` then keep the local state (storage, other tabs) but send nothing and resolve
+   * `false`. Default `true`.
+   */
+  join?: boolean;
+  /**
    * Key of a state's user when the server-trusted metadata has no `userId`. Default:
    * `state.userId`. May return a promise.
    */
@@ -36,7 +47,7 @@ export interface CreatePresenceOptions<S extends PresenceState = PresenceState> 
   /** How long a connection that left is still counted (so a reload does not flicker), ms. Default 3000. */
   leaveGrace?: number;
   /**
-   * How long a new connection without a key (no metadata `userId`, no state yet) stays
+   * How long a connection without a key (no metadata `userId`, no state yet) stays
    * unlisted, waiting for its state to say whose it is, ms. Default 1000.
    */
   anonymousDelay?: number;
@@ -44,9 +55,14 @@ export interface CreatePresenceOptions<S extends PresenceState = PresenceState> 
 
 /** What `createPresence` returns (synchronously, as Mesh's helper does). */
 export interface PresenceHandle<S extends PresenceState = PresenceState> {
-  /** Resolves once the room is joined, subscribed and the stored state republished. */
+  /** Resolves once the room is joined (unless `join: false`), subscribed and the stored state republished. */
   readonly ready: Promise<{ success: boolean; error?: ResultError }>;
-  /** Sets and broadcasts the local state (stored, and followed by the user's other tabs). */
+  /**
+   * Sets and broadcasts the local state (stored, and followed by the user's other tabs).
+   * Made before `ready`, the state goes out with the start, before the subscription, so
+   * that it is in the first snapshot. A state superseded before it could be sent (by a
+   * later `publish` or another tab's) is not sent at all: the call resolves `true`.
+   */
   publish(state: S): Promise<boolean>;
   /** The local state last published here or in another tab, or `null`. */
   read(): S | null;
@@ -91,11 +107,13 @@ interface ChannelMessage {
 }
 
 /**
- * User-level presence on top of per-connection presence: joins `room`, groups its
- * connections per user and reports `onUpdate(users)`. See `CreatePresenceOptions`.
+ * User-level presence on top of per-connection presence: joins `room` (or only watches
+ * it, with `join: false`), groups its connections per user and reports
+ * `onUpdate(users)`. See `CreatePresenceOptions`.
  */
 export function createPresence<S extends PresenceState = PresenceState>(options: CreatePresenceOptions<S>): PresenceHandle<S> {
   const { client, room, storageKey, stateIdentifier, onUpdate } = options;
+  const join = options.join ?? true;
   if (!client || typeof client.joinRoom !== 'function') throw new MeshError(ErrorCode.invalid, 'client must be a MeshClient');
   const roomProblem = roomNameProblem(room);
   if (roomProblem) throw new MeshError(ErrorCode.invalid, roomProblem);
@@ -126,14 +144,22 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
   let lease: RoomLease | undefined;
   let watch: PresenceWatch | undefined;
   let localState: S | null = null;
+  /** The state the start published, and that publish: a `publish` of it waiting for `ready` is not repeated. */
+  let started: { state: S; result: Promise<boolean> } | undefined;
 
   // ---- storage and other tabs ---------------------------------------------------------
 
   const storage = storageKey ? openStorage() : null;
   if (storage && storageKey) localState = parseState<S>(safeGet(storage, storageKey));
 
-  const write = (state: S | null): void => {
+  const setLocal = (state: S | null): void => {
     localState = state;
+    // a state that was not the start's: a later publish of the start's one must be sent
+    if (started && state !== started.state) started = undefined;
+  };
+
+  const write = (state: S | null): void => {
+    setLocal(state);
     if (!storage || !storageKey) return;
     try {
       if (state === null) storage.removeItem(storageKey);
@@ -146,11 +172,11 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
   /** Another tab of this user changed the state: follow it on our own connection, once. */
   const adopt = (state: S | null, connectionId: string | undefined, fromRoom: string): void => {
     if (disposed) return;
-    localState = state;
+    setLocal(state);
     // the same connection already published it (two handles on one shared client)
     if (connectionId !== undefined && connectionId === client.connectionId && fromRoom === room) return;
     void ready.then((r) => {
-      if (!r.success || disposed || client.isClosed) return;
+      if (!r.success || !join || disposed || client.isClosed) return;
       if (state === null) void client.clearPresenceState(room);
       else void client.publishPresenceState(room, { state });
     });
@@ -278,12 +304,15 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
       let metadata: Metadata | null = null;
       for (const e of [...g.held, ...g.live]) if (e.metadata) metadata = e.metadata;
       const connections = [...g.live.map((c) => c.id), ...g.held.map((h) => h.id)];
+      const states: Record<string, S | null> = {};
+      for (const c of g.live) states[c.id] = c.state;
       if (!order.has(key)) order.set(key, ++orderSeq);
       users.push({
         id: key,
         state: chosen?.state ?? null,
         tabCount: connections.length,
         connections,
+        states,
         self: connections.some((id) => selfIds.has(id)),
         metadata,
       });
@@ -370,11 +399,17 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
 
   const ready = (async (): Promise<{ success: boolean; error?: ResultError }> => {
     try {
-      lease = await refs.retainRoom(room);
-      if (disposed || !lease.success) return failure(lease.error);
-      // publish before subscribing, so that our own state is in the snapshot
-      const stored = localState;
-      const published = stored ? client.publishPresenceState(room, { state: stored }) : Promise.resolve(true);
+      let published = Promise.resolve(true);
+      if (join) {
+        lease = await refs.retainRoom(room);
+        if (disposed || !lease.success) return failure(lease.error);
+        // publish before subscribing, so that our own state is in the snapshot
+        const stored = localState;
+        if (stored) {
+          published = client.publishPresenceState(room, { state: stored });
+          started = { state: stored, result: published };
+        }
+      }
       // handled now: if watchPresence throws (the client closed meanwhile) it is never awaited
       published.catch(() => undefined);
       watch = await refs.watchPresence(room, onPresence);
@@ -382,9 +417,10 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
       if (disposed || !watch.success) return failure(watch.error);
       for (const id of watch.snapshot.present) {
         if (!conns.has(id)) {
-          // members already there are listed at once; our own connection just joined like any new one
-          const revealAt = id === client.connectionId ? Date.now() + anonymousDelay : 0;
-          addConn(id, (watch.snapshot.states[id] as S | undefined) ?? null, client.peekConnectionMetadata(id), revealAt);
+          // members with a state are listed at once; one without may be a tab whose first
+          // state is on its way (listing it under its connection id would flash a stranger)
+          const state = (watch.snapshot.states[id] as S | undefined) ?? null;
+          addConn(id, state, client.peekConnectionMetadata(id), state ? 0 : Date.now() + anonymousDelay);
         }
       }
       initialised = true;
@@ -404,7 +440,9 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
       write(state);
       broadcast(state);
       const r = await ready;
-      if (!r.success || disposed) return false;
+      if (!r.success || !join || disposed) return false;
+      if (state !== localState) return true; // superseded: the later state is what counts
+      if (state === started?.state) return started.result;
       return client.publishPresenceState(room, { state });
     },
     read(): S | null {
@@ -419,7 +457,7 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
       write(null);
       broadcast(null);
       const r = await ready;
-      if (!r.success || disposed) return false;
+      if (!r.success || !join || disposed) return false;
       return client.clearPresenceState(room);
     },
     users(): PresenceUser<S>[] {

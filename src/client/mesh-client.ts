@@ -130,13 +130,22 @@ interface Pending {
   frame: string;
   resolve: (value: unknown) => void;
   reject: (error: MeshError) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setTimeout> | undefined;
   /** Re-send on the next connection if this one drops before the reply. */
   retry: boolean;
   /** Restore traffic bound to one connection (its generation); `null` for user requests. */
   gen: number | null;
   /** Generation of the socket it was sent on; `null` while queued. */
   sentOn: number | null;
+  /** A publish or clear: the room whose remembered state it replaced. */
+  room?: string;
+  /**
+   * Made (or cut off) while the connection was down, for a joined room: not sent, no
+   * timeout; the restore publishes the remembered state (the latest) and settles it.
+   */
+  parked?: boolean;
+  /** Reply timeout, ms (armed when queued, paused while parked). */
+  timeout: number;
 }
 
 interface Published {
@@ -149,6 +158,7 @@ interface Published {
 interface JoinedRoom {
   /** Callbacks given to `joinRoom`; `leaveRoom` removes them. */
   joinCallbacks: Set<PresenceCallback>;
+  /** The state a reconnect restores: the latest published (set when called, put back on refusal). */
   published?: Published;
 }
 
@@ -193,7 +203,7 @@ const NOOP = (): void => {};
  */
 export class MeshClient extends Emitter<MeshClientEvents> {
   readonly url: string;
-  private readonly opts: {
+  private readonly __opts: {
     requestTimeout: number;
     connectTimeout: number;
     refreshInterval: number;
@@ -201,49 +211,49 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     reconnect: Required<ReconnectOptions> | null;
     pageLifecycle: boolean;
   };
-  private readonly token?: string;
-  private readonly getToken?: () => string | Promise<string>;
-  private readonly WebSocketImpl?: WebSocketCtor;
+  private readonly __token?: string;
+  private readonly __getToken?: () => string | Promise<string>;
+  private readonly __WebSocketImpl?: WebSocketCtor;
 
-  private socket: WebSocketLike | null = null;
+  private __socket: WebSocketLike | null = null;
   /** Bumped for every socket; late events of an older one are ignored. */
-  private gen = 0;
+  private __gen = 0;
   /** True once `mesh/assign-id` arrived on the current socket. */
-  private assigned = false;
-  private _status: ClientStatus = 'offline';
-  private _connectionId: string | undefined;
-  private closed = false;
+  private __assigned = false;
+  private __status: ClientStatus = 'offline';
+  private __connectionId: string | undefined;
+  private __closed = false;
   /** Page in the back/forward cache or unloading: stay away until `pageshow`. */
-  private suspended = false;
-  private everOnline = false;
-  private attempt = 0;
-  private nextId = 1;
-  private lastFrameAt = 0;
-  private refreshSupported = true;
+  private __suspended = false;
+  private __everOnline = false;
+  private __attempt = 0;
+  private __nextId = 1;
+  private __lastFrameAt = 0;
+  private __refreshSupported = true;
 
-  private readonly pending = new Map<number, Pending>();
-  private connectWaiters: Array<{ resolve: () => void; reject: (e: MeshError) => void }> = [];
-  private readonly rooms = new Map<string, JoinedRoom>();
+  private readonly __pending = new Map<number, Pending>();
+  private __connectWaiters: Array<{ resolve: () => void; reject: (e: MeshError) => void }> = [];
+  private readonly __rooms = new Map<string, JoinedRoom>();
   /**
    * Per room with a join/leave call or refresh in flight: the number of the last call, so
    * that a late reply of a stale call is not recorded. Idle rooms are pruned.
    */
-  private readonly roomOps = new Map<string, RoomOp>();
-  private opSeq = 0;
+  private readonly __roomOps = new Map<string, RoomOp>();
+  private __opSeq = 0;
   /** Rooms whose refresh is still on its way (paced or retried): the next tick skips them. */
-  private readonly refreshing = new Set<string>();
-  private readonly subs = new Map<string, PresenceSubscription>();
-  private readonly metadata = new MetadataCache();
+  private readonly __refreshing = new Set<string>();
+  private readonly __subs = new Map<string, PresenceSubscription>();
+  private readonly __metadata = new MetadataCache();
   /** `setConnectionMetadata` calls that succeeded, folded where exact; replayed on restore. */
-  private metadataLog: MetadataCall[] = [];
+  private __metadataLog: MetadataCall[] = [];
   /** Paces restore and refresh traffic of the current connection. */
-  private pacer = newPacer();
+  private __pacer = newPacer();
 
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private watchdogTimer: ReturnType<typeof setTimeout> | undefined;
-  private refreshTimer: ReturnType<typeof setInterval> | undefined;
-  private detachPage: (() => void) | undefined;
+  private __reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private __connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private __watchdogTimer: ReturnType<typeof setTimeout> | undefined;
+  private __refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private __detachPage: (() => void) | undefined;
 
   /**
    * @param url `ws://` or `wss://` URL of the server.
@@ -252,12 +262,12 @@ export class MeshClient extends Emitter<MeshClientEvents> {
   constructor(url: string, options: MeshClientOptions = {}) {
     super();
     this.url = url;
-    this.token = options.token;
-    this.getToken = options.getToken;
-    this.WebSocketImpl = options.WebSocket;
+    this.__token = options.token;
+    this.__getToken = options.getToken;
+    this.__WebSocketImpl = options.WebSocket;
     const requestTimeout = positive(options.requestTimeout, 10_000);
     const reconnect = options.reconnect ?? true;
-    this.opts = {
+    this.__opts = {
       requestTimeout,
       connectTimeout: positive(options.connectTimeout, requestTimeout),
       refreshInterval: nonNegative(options.refreshInterval, 15_000),
@@ -279,27 +289,27 @@ export class MeshClient extends Emitter<MeshClientEvents> {
 
   /** `connecting`, `online`, `reconnecting` or `offline`. */
   get status(): ClientStatus {
-    return this._status;
+    return this.__status;
   }
 
   /** The id the server assigned to the current connection. */
   get connectionId(): string | undefined {
-    return this._connectionId;
+    return this.__connectionId;
   }
 
   /** True after `close()`. */
   get isClosed(): boolean {
-    return this.closed;
+    return this.__closed;
   }
 
   /** Rooms this client has joined (and rejoins after a reconnect). */
   get joinedRooms(): string[] {
-    return [...this.rooms.keys()];
+    return [...this.__rooms.keys()];
   }
 
   /** Rooms whose presence this client is subscribed to. */
   get subscribedRooms(): string[] {
-    return [...this.subs.keys()];
+    return [...this.__subs.keys()];
   }
 
   /**
@@ -307,24 +317,24 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * subscription; `null` when not subscribed (or before the first snapshot).
    */
   presenceSnapshot(roomName: string): { present: string[]; states: Record<string, PresenceState> } | null {
-    const sub = this.subs.get(roomName);
+    const sub = this.__subs.get(roomName);
     return sub?.live ? sub.snapshot() : null;
   }
 
   /** Cached metadata of a connection without a request: `undefined` when not cached. */
   peekConnectionMetadata(connectionId: string): Metadata | null | undefined {
-    return this.metadata.peek(connectionId);
+    return this.__metadata.peek(connectionId);
   }
 
   // ---- connection -------------------------------------------------------------------
 
   /** Connects (if not yet) and resolves once the server assigned an id and the client is online. */
   connect(): Promise<void> {
-    if (this.closed) return Promise.reject(closedError());
-    if (this._status === 'online') return Promise.resolve();
+    if (this.__closed) return Promise.reject(closedError());
+    if (this.__status === 'online') return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.connectWaiters.push({ resolve, reject });
-      this.ensureConnecting();
+      this.__connectWaiters.push({ resolve, reject });
+      this.__ensureConnecting();
     });
   }
 
@@ -334,89 +344,89 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * calls reject with `ECLOSED`.
    */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.clearTimers();
-    this.pacer.dispose();
-    this.detachPage?.();
-    this.detachPage = undefined;
-    const socket = this.socket;
-    const hadConnection = this.assigned;
-    this.socket = null;
-    this.assigned = false;
-    this.gen++;
-    for (const entry of [...this.pending.values()]) this.settle(entry, closedError(entry.command));
-    this.rejectConnectWaiters(closedError());
-    this.setStatus('offline');
+    if (this.__closed) return;
+    this.__closed = true;
+    this.__clearTimers();
+    this.__pacer.dispose();
+    this.__detachPage?.();
+    this.__detachPage = undefined;
+    const socket = this.__socket;
+    const hadConnection = this.__assigned;
+    this.__socket = null;
+    this.__assigned = false;
+    this.__gen++;
+    for (const entry of [...this.__pending.values()]) this.__settle(entry, closedError(entry.command));
+    this.__rejectConnectWaiters(closedError());
+    this.__setStatus('offline');
     if (hadConnection) this._emit('disconnect', { code: 1000, reason: 'client closed' });
     this._removeAllListeners();
-    this.rooms.clear();
-    this.roomOps.clear();
-    this.subs.clear();
-    this.metadata.clear();
-    this.metadataLog = [];
+    this.__rooms.clear();
+    this.__roomOps.clear();
+    this.__subs.clear();
+    this.__metadata.clear();
+    this.__metadataLog = [];
     if (socket) await closeSocket(socket);
   }
 
-  private ensureConnecting(): void {
+  private __ensureConnecting(): void {
     // any other status means an attempt is running or scheduled
-    if (this.closed || this.suspended || this._status !== 'offline') return;
-    this.attempt = 0;
-    this.setStatus(this.everOnline ? 'reconnecting' : 'connecting');
-    void this.open();
+    if (this.__closed || this.__suspended || this.__status !== 'offline') return;
+    this.__attempt = 0;
+    this.__setStatus(this.__everOnline ? 'reconnecting' : 'connecting');
+    void this.__open();
   }
 
-  private async open(): Promise<void> {
-    const gen = ++this.gen;
-    this.attachPage();
-    let token = this.token;
-    if (this.getToken) {
+  private async __open(): Promise<void> {
+    const gen = ++this.__gen;
+    this.__attachPage();
+    let token = this.__token;
+    if (this.__getToken) {
       try {
-        token = await this.getToken();
+        token = await this.__getToken();
       } catch (error) {
-        if (gen !== this.gen || this.closed) return;
-        this.emitError({ code: ClientErrorCode.token, message: `getToken() failed: ${describe(error)}` });
-        this.lost(gen, 0, 'getToken() failed', false);
+        if (gen !== this.__gen || this.__closed) return;
+        this.__emitError({ code: ClientErrorCode.token, message: `getToken() failed: ${describe(error)}` });
+        this.__lost(gen, 0, 'getToken() failed', false);
         return;
       }
-      if (gen !== this.gen || this.closed) return;
+      if (gen !== this.__gen || this.__closed) return;
     }
-    const Ctor = resolveWebSocket(this.WebSocketImpl);
+    const Ctor = resolveWebSocket(this.__WebSocketImpl);
     if (!Ctor) {
-      this.emitError({
+      this.__emitError({
         code: ClientErrorCode.connect,
         message: 'no WebSocket implementation: pass options.WebSocket, or import mesh-presence/client in Node',
       });
-      this.giveUp();
+      this.__giveUp();
       return;
     }
     let socket: WebSocketLike;
     try {
       socket = new Ctor(withToken(this.url, token));
     } catch (error) {
-      this.emitError({ code: ClientErrorCode.connect, message: `cannot open ${this.url}: ${describe(error)}` });
-      this.lost(gen, 0, 'cannot open socket', false);
+      this.__emitError({ code: ClientErrorCode.connect, message: `cannot open ${this.url}: ${describe(error)}` });
+      this.__lost(gen, 0, 'cannot open socket', false);
       return;
     }
-    this.socket = socket;
-    this.assigned = false;
-    this.lastFrameAt = Date.now();
+    this.__socket = socket;
+    this.__assigned = false;
+    this.__lastFrameAt = Date.now();
     socket.onopen = NOOP;
     socket.onerror = NOOP; // a close event follows every error
-    socket.onmessage = (event) => this.onMessage(gen, event.data);
+    socket.onmessage = (event) => this.__onMessage(gen, event.data);
     socket.onclose = (event) => {
-      if (gen === this.gen) this.lost(gen, event.code, event.reason, true);
+      if (gen === this.__gen) this.__lost(gen, event.code, event.reason, true);
     };
-    this.connectTimer = setTimeout(() => {
-      if (gen === this.gen && !this.assigned) this.drop(gen, 4000, `no mesh/assign-id within ${this.opts.connectTimeout} ms`);
-    }, this.opts.connectTimeout);
-    this.armWatchdog(gen);
+    this.__connectTimer = setTimeout(() => {
+      if (gen === this.__gen && !this.__assigned) this.__drop(gen, 4000, `no mesh/assign-id within ${this.__opts.connectTimeout} ms`);
+    }, this.__opts.connectTimeout);
+    this.__armWatchdog(gen);
   }
 
   /** Abandons the current socket at once (dead or unwanted) and handles it as a close. */
-  private drop(gen: number, code: number, reason: string): void {
-    if (gen !== this.gen || !this.socket) return;
-    const socket = this.socket;
+  private __drop(gen: number, code: number, reason: string): void {
+    if (gen !== this.__gen || !this.__socket) return;
+    const socket = this.__socket;
     detach(socket);
     const terminate = (socket as { terminate?: () => void }).terminate;
     try {
@@ -426,150 +436,159 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     } catch {
       // already closing
     }
-    this.lost(gen, code, reason, true);
+    this.__lost(gen, code, reason, true);
   }
 
   /**
    * The socket of generation `gen` is gone (or never came up): settles or re-queues
    * pending requests, then reconnects, stays away (suspended), or gives up.
    */
-  private lost(gen: number, code: number, reason: string, hadSocket: boolean): void {
-    if (gen !== this.gen || this.closed) return;
-    const wasAssigned = this.assigned;
-    this.socket = null;
-    this.assigned = false;
-    this.gen++;
-    this.clearTimers();
+  private __lost(gen: number, code: number, reason: string, hadSocket: boolean): void {
+    if (gen !== this.__gen || this.__closed) return;
+    const wasAssigned = this.__assigned;
+    this.__socket = null;
+    this.__assigned = false;
+    this.__gen++;
+    this.__clearTimers();
     // restore traffic of the old connection stops waiting; the next one gets a fresh pacer
-    this.pacer.dispose();
-    this.pacer = newPacer();
+    this.__pacer.dispose();
+    this.__pacer = newPacer();
     // pushes held for a snapshot came on the old connection: none may be replayed after
     // the snapshot of a new one, including for a subscription whose first reply was lost
-    for (const sub of this.subs.values()) sub.buffer = [];
-    const willRetry = this.opts.reconnect !== null || this.suspended;
-    for (const entry of [...this.pending.values()]) {
-      if (entry.gen !== null) this.settle(entry, closedError(entry.command, 'the connection closed during restore'));
+    for (const sub of this.__subs.values()) sub.buffer = [];
+    const willRetry = this.__opts.reconnect !== null || this.__suspended;
+    for (const entry of [...this.__pending.values()]) {
+      if (entry.gen !== null) this.__settle(entry, closedError(entry.command, 'the connection closed during restore'));
       else if (entry.sentOn !== null) {
-        if (entry.retry && willRetry) entry.sentOn = null;
-        else this.settle(entry, closedError(entry.command, 'the connection closed before the reply'));
-      } else if (!willRetry) this.settle(entry, closedError(entry.command, 'the connection closed'));
+        if (entry.retry && willRetry) {
+          // sent again on the next connection; a publish's state goes with the restore
+          entry.sentOn = null;
+          this.__park(entry);
+        } else this.__settle(entry, closedError(entry.command, 'the connection closed before the reply'));
+      } else if (!willRetry) this.__settle(entry, closedError(entry.command, 'the connection closed'));
     }
     if (wasAssigned) {
       this._emit('disconnect', { code, reason });
-    } else if (hadSocket && !this.suspended) {
-      this.emitError({ code: ClientErrorCode.connect, message: `could not connect to ${this.url} (close code ${code})` });
+    } else if (hadSocket && !this.__suspended) {
+      this.__emitError({ code: ClientErrorCode.connect, message: `could not connect to ${this.url} (close code ${code})` });
     }
-    if (this.suspended) {
-      this.setStatus('offline');
+    if (this.__suspended) {
+      this.__setStatus('offline');
       return;
     }
-    const policy = this.opts.reconnect;
+    const policy = this.__opts.reconnect;
     if (!policy) {
-      this.setStatus('offline');
-      this.rejectConnectWaiters(new MeshError(ClientErrorCode.connect, `connection to ${this.url} closed (${code})`));
+      this.__setStatus('offline');
+      this.__rejectConnectWaiters(new MeshError(ClientErrorCode.connect, `connection to ${this.url} closed (${code})`));
       return;
     }
-    if (this.attempt >= policy.maxAttempts) {
-      this.giveUp();
+    if (this.__attempt >= policy.maxAttempts) {
+      this.__giveUp();
       this._emit('reconnectfailed', undefined);
       return;
     }
     // a server restarting (1012) asks for an immediate first attempt, spread a little so
     // that all of its clients do not land on the next instance in the same instant
     const delay =
-      code === 1012 && this.attempt === 0
+      code === 1012 && this.__attempt === 0
         ? Math.floor(Math.random() * RESTART_JITTER)
-        : backoffDelay(this.attempt, policy.minDelay, policy.maxDelay);
-    this.attempt++;
-    this.setStatus(this.everOnline ? 'reconnecting' : 'connecting');
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.open();
+        : backoffDelay(this.__attempt, policy.minDelay, policy.maxDelay);
+    this.__attempt++;
+    this.__setStatus(this.__everOnline ? 'reconnecting' : 'connecting');
+    this.__reconnectTimer = setTimeout(() => {
+      this.__reconnectTimer = undefined;
+      void this.__open();
     }, delay);
   }
 
-  private giveUp(): void {
-    this.setStatus('offline');
-    for (const entry of [...this.pending.values()]) {
-      this.settle(entry, closedError(entry.command, 'gave up reconnecting'));
+  private __giveUp(): void {
+    this.__setStatus('offline');
+    for (const entry of [...this.__pending.values()]) {
+      this.__settle(entry, closedError(entry.command, 'gave up reconnecting'));
     }
-    this.rejectConnectWaiters(new MeshError(ClientErrorCode.connect, `could not connect to ${this.url}`));
+    this.__rejectConnectWaiters(new MeshError(ClientErrorCode.connect, `could not connect to ${this.url}`));
   }
 
-  private onAssigned(gen: number, payload: unknown): void {
-    if (this.assigned) return;
+  private __onAssigned(gen: number, payload: unknown): void {
+    if (this.__assigned) return;
     if (typeof payload !== 'string' || payload === '') {
-      this.emitError({ code: ErrorCode.badFrame, message: 'mesh/assign-id without a connection id' });
+      this.__emitError({ code: ErrorCode.badFrame, message: 'mesh/assign-id without a connection id' });
       return;
     }
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
-    this.assigned = true;
-    const previous = this._connectionId;
-    if (previous !== undefined && previous !== payload && !this.isKnownMember(previous)) this.metadata.delete(previous);
-    this._connectionId = payload;
-    this.refreshSupported = true;
-    this.restore(gen).then(
-      () => this.online(gen),
-      () => this.online(gen),
+    clearTimeout(this.__connectTimer);
+    this.__connectTimer = undefined;
+    this.__assigned = true;
+    const previous = this.__connectionId;
+    if (previous !== undefined && previous !== payload && !this.__isKnownMember(previous)) this.__metadata.delete(previous);
+    this.__connectionId = payload;
+    this.__refreshSupported = true;
+    this.__restore(gen).then(
+      () => this.__online(gen),
+      () => this.__online(gen),
     );
   }
 
-  private online(gen: number): void {
-    if (gen !== this.gen || this.closed) return;
-    this.attempt = 0;
-    const first = !this.everOnline;
-    this.everOnline = true;
-    this.setStatus('online');
-    this.startRefresh(gen);
-    // user requests queued while offline go out after the restore, in call order
-    for (const entry of this.pending.values()) {
-      if (entry.sentOn === null && entry.gen === null) this.transmit(entry);
+  private __online(gen: number): void {
+    if (gen !== this.__gen || this.__closed) return;
+    this.__attempt = 0;
+    const first = !this.__everOnline;
+    this.__everOnline = true;
+    this.__setStatus('online');
+    this.__startRefresh(gen);
+    // user requests queued while offline go out after the restore, in call order; a
+    // parked publish the restore did not settle (its room was left or refused) too
+    for (const entry of this.__pending.values()) {
+      if (entry.sentOn !== null || entry.gen !== null) continue;
+      if (entry.parked) {
+        entry.parked = false;
+        this.__arm(entry);
+      }
+      this.__transmit(entry);
     }
-    const waiters = this.connectWaiters;
-    this.connectWaiters = [];
+    const waiters = this.__connectWaiters;
+    this.__connectWaiters = [];
     for (const waiter of waiters) waiter.resolve();
     this._emit(first ? 'connect' : 'reconnect', undefined);
   }
 
-  private setStatus(status: ClientStatus): void {
-    if (this._status === status) return;
-    this._status = status;
+  private __setStatus(status: ClientStatus): void {
+    if (this.__status === status) return;
+    this.__status = status;
     this._emit('status', status);
   }
 
-  private rejectConnectWaiters(error: MeshError): void {
-    const waiters = this.connectWaiters;
-    this.connectWaiters = [];
+  private __rejectConnectWaiters(error: MeshError): void {
+    const waiters = this.__connectWaiters;
+    this.__connectWaiters = [];
     for (const waiter of waiters) waiter.reject(error);
   }
 
-  private clearTimers(): void {
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.watchdogTimer);
-    clearInterval(this.refreshTimer);
-    this.reconnectTimer = this.connectTimer = this.watchdogTimer = this.refreshTimer = undefined;
+  private __clearTimers(): void {
+    clearTimeout(this.__reconnectTimer);
+    clearTimeout(this.__connectTimer);
+    clearTimeout(this.__watchdogTimer);
+    clearInterval(this.__refreshTimer);
+    this.__reconnectTimer = this.__connectTimer = this.__watchdogTimer = this.__refreshTimer = undefined;
   }
 
   /** Closes a socket that stayed silent for `pingTimeout` (a dead link the OS has not noticed). */
-  private armWatchdog(gen: number): void {
-    const limit = this.opts.pingTimeout;
+  private __armWatchdog(gen: number): void {
+    const limit = this.__opts.pingTimeout;
     if (limit <= 0) return;
     const check = (): void => {
-      if (gen !== this.gen) return;
-      const idle = Date.now() - this.lastFrameAt;
-      if (idle >= limit) this.drop(gen, 4001, `nothing received for ${idle} ms`);
-      else this.watchdogTimer = setTimeout(check, limit - idle);
+      if (gen !== this.__gen) return;
+      const idle = Date.now() - this.__lastFrameAt;
+      if (idle >= limit) this.__drop(gen, 4001, `nothing received for ${idle} ms`);
+      else this.__watchdogTimer = setTimeout(check, limit - idle);
     };
-    this.watchdogTimer = setTimeout(check, limit);
+    this.__watchdogTimer = setTimeout(check, limit);
   }
 
   // ---- frames -----------------------------------------------------------------------
 
-  private onMessage(gen: number, data: unknown): void {
-    if (gen !== this.gen) return;
-    this.lastFrameAt = Date.now();
+  private __onMessage(gen: number, data: unknown): void {
+    if (gen !== this.__gen) return;
+    this.__lastFrameAt = Date.now();
     const text = messageText(data);
     let frame: unknown;
     try {
@@ -578,44 +597,44 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       frame = undefined;
     }
     if (!isPlainObject(frame) || typeof frame.command !== 'string') {
-      this.emitError({ code: ErrorCode.badFrame, message: 'the server sent a frame that is not a {command, payload} object' });
+      this.__emitError({ code: ErrorCode.badFrame, message: 'the server sent a frame that is not a {command, payload} object' });
       return;
     }
     const { command, payload } = frame;
     if (typeof frame.id === 'number') {
-      const entry = this.pending.get(frame.id);
+      const entry = this.__pending.get(frame.id);
       if (entry && entry.sentOn === gen) {
         if (isErrorPayload(payload)) {
-          this.settle(entry, new MeshError(payload.code, payload.error, entry.command));
+          this.__settle(entry, new MeshError(payload.code, payload.error, entry.command));
         } else {
-          this.settle(entry, undefined, payload);
+          this.__settle(entry, undefined, payload);
         }
       }
       return;
     }
     switch (command) {
       case Command.assignId:
-        this.onAssigned(gen, payload);
+        this.__onAssigned(gen, payload);
         return;
       case Command.ping:
         // answered on arrival, not on a timer: a throttled background tab stays alive
-        this.sendFrame(`{"command":"${Command.pong}","payload":{}}`);
+        this.__sendFrame(`{"command":"${Command.pong}","payload":{}}`);
         return;
       case Command.latencyRequest:
-        this.sendFrame(`{"command":"${Command.latencyResponse}","payload":{}}`);
+        this.__sendFrame(`{"command":"${Command.latencyResponse}","payload":{}}`);
         return;
       case Command.latency:
         if (typeof payload === 'number') this._emit('latency', payload);
         return;
       case Command.presenceUpdate:
-        this.onPresenceUpdate(payload);
+        this.__onPresenceUpdate(payload);
         return;
       case Command.metadataUpdate:
-        this.onMetadataUpdate(payload);
+        this.__onMetadataUpdate(payload);
         return;
       case Command.error:
         if (isPlainObject(payload)) {
-          this.emitError({
+          this.__emitError({
             code: typeof payload.code === 'string' ? payload.code : ErrorCode.server,
             message: typeof payload.error === 'string' ? payload.error : 'error from the server',
           });
@@ -626,14 +645,14 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     }
   }
 
-  private onPresenceUpdate(payload: unknown): void {
+  private __onPresenceUpdate(payload: unknown): void {
     if (
       !isPlainObject(payload) ||
       (payload.type !== 'join' && payload.type !== 'leave' && payload.type !== 'state') ||
       typeof payload.connectionId !== 'string' ||
       typeof payload.roomName !== 'string'
     ) {
-      this.emitError({ code: ErrorCode.badFrame, message: 'malformed mesh/presence-update push' });
+      this.__emitError({ code: ErrorCode.badFrame, message: 'malformed mesh/presence-update push' });
       return;
     }
     const update: PresenceUpdate = {
@@ -645,33 +664,33 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (update.type === 'state') update.state = isPlainObject(payload.state) ? payload.state : null;
     if (update.type === 'join' && 'metadata' in payload) {
       update.metadata = toMetadata(payload.metadata);
-      this.metadata.set(update.connectionId, update.metadata);
+      this.__metadata.set(update.connectionId, update.metadata);
     }
-    this.subs.get(update.roomName)?.push(update);
+    this.__subs.get(update.roomName)?.push(update);
   }
 
   /** Extension push: a connection's metadata changed; the cache follows, listeners are told. */
-  private onMetadataUpdate(payload: unknown): void {
+  private __onMetadataUpdate(payload: unknown): void {
     if (
       !isPlainObject(payload) ||
       typeof payload.connectionId !== 'string' ||
       payload.connectionId === '' ||
       !('metadata' in payload)
     ) {
-      this.emitError({ code: ErrorCode.badFrame, message: 'malformed mesh/metadata-update push' });
+      this.__emitError({ code: ErrorCode.badFrame, message: 'malformed mesh/metadata-update push' });
       return;
     }
     const connectionId = payload.connectionId;
     const metadata = toMetadata(payload.metadata);
     // only ids the client cares about: an entry for anyone else would never be dropped
-    if (this.metadata.isTracked(connectionId) || connectionId === this._connectionId || this.isKnownMember(connectionId)) {
-      this.metadata.set(connectionId, metadata);
+    if (this.__metadata.isTracked(connectionId) || connectionId === this.__connectionId || this.__isKnownMember(connectionId)) {
+      this.__metadata.set(connectionId, metadata);
     }
     this._emit('metadata', { connectionId, metadata });
   }
 
-  private sendFrame(text: string): boolean {
-    const socket = this.socket;
+  private __sendFrame(text: string): boolean {
+    const socket = this.__socket;
     if (!socket || socket.readyState !== OPEN) return false;
     try {
       socket.send(text);
@@ -681,14 +700,28 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     }
   }
 
-  private transmit(entry: Pending): void {
-    entry.sentOn = this.gen;
-    this.sendFrame(entry.frame);
+  private __transmit(entry: Pending): void {
+    entry.sentOn = this.__gen;
+    this.__sendFrame(entry.frame);
   }
 
-  private settle(entry: Pending, error: MeshError | undefined, value?: unknown): void {
-    if (this.pending.get(entry.id) !== entry) return;
-    this.pending.delete(entry.id);
+  /** Starts the reply timeout of `entry`. */
+  private __arm(entry: Pending): void {
+    entry.timer = setTimeout(() => {
+      this.__settle(entry, new MeshError(ErrorCode.timeout, `no reply to ${entry.command} within ${entry.timeout} ms`, entry.command));
+    }, entry.timeout);
+  }
+
+  /** Parks a publish or clear of a joined room while there is no connection (see `Pending.parked`). */
+  private __park(entry: Pending): void {
+    if (entry.room === undefined || !this.__rooms.has(entry.room) || this.__assigned) return;
+    clearTimeout(entry.timer);
+    entry.parked = true;
+  }
+
+  private __settle(entry: Pending, error: MeshError | undefined, value?: unknown): void {
+    if (this.__pending.get(entry.id) !== entry) return;
+    this.__pending.delete(entry.id);
     clearTimeout(entry.timer);
     if (error) entry.reject(error);
     else entry.resolve(value);
@@ -704,16 +737,16 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (typeof command !== 'string' || command === '') {
       return Promise.reject(new MeshError(ErrorCode.invalid, 'command must be a non-empty string'));
     }
-    return this.enqueue(command, payload, { timeout: options.timeout, retry: true, gen: null });
+    return this.__enqueue(command, payload, { timeout: options.timeout, retry: true, gen: null });
   }
 
-  private enqueue(
+  private __enqueue(
     command: string,
     payload: unknown,
-    options: { timeout?: number; retry: boolean; gen: number | null },
+    options: { timeout?: number; retry: boolean; gen: number | null; room?: string },
   ): Promise<unknown> {
-    if (this.closed) return Promise.reject(closedError(command));
-    const id = this.nextId++;
+    if (this.__closed) return Promise.reject(closedError(command));
+    const id = this.__nextId++;
     let payloadJson: string;
     try {
       payloadJson = JSON.stringify(payload ?? {});
@@ -721,7 +754,6 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       return Promise.reject(new ArgumentError(ErrorCode.invalid, `payload is not JSON: ${describe(error)}`, command));
     }
     const frame = `{"id":${id},"command":${JSON.stringify(command)},"payload":${payloadJson}}`;
-    const timeout = options.timeout ?? this.opts.requestTimeout;
     return new Promise((resolve, reject) => {
       const entry: Pending = {
         id,
@@ -732,26 +764,28 @@ export class MeshClient extends Emitter<MeshClientEvents> {
         retry: options.retry,
         gen: options.gen,
         sentOn: null,
-        timer: setTimeout(() => {
-          this.settle(entry, new MeshError(ErrorCode.timeout, `no reply to ${command} within ${timeout} ms`, command));
-        }, timeout),
+        timeout: options.timeout ?? this.__opts.requestTimeout,
+        timer: undefined,
       };
-      this.pending.set(id, entry);
+      if (options.room !== undefined) entry.room = options.room;
+      this.__pending.set(id, entry);
+      this.__arm(entry);
       if (options.gen !== null) {
-        if (options.gen === this.gen && this.assigned) this.transmit(entry);
-        else this.settle(entry, closedError(command, 'the connection closed during restore'));
-      } else if (this._status === 'online') {
-        this.transmit(entry);
+        if (options.gen === this.__gen && this.__assigned) this.__transmit(entry);
+        else this.__settle(entry, closedError(command, 'the connection closed during restore'));
+      } else if (this.__status === 'online') {
+        this.__transmit(entry);
       } else {
-        this.ensureConnecting();
+        this.__park(entry);
+        this.__ensureConnecting();
       }
     });
   }
 
   /** A request as an outcome, never rejecting (except for use after close). */
-  private async call(command: string, payload: unknown, gen: number | null = null, timeout?: number): Promise<Outcome> {
+  private async __call(command: string, payload: unknown, gen: number | null = null, timeout?: number, room?: string): Promise<Outcome> {
     try {
-      return { ok: true, value: await this.enqueue(command, payload, { retry: gen === null, gen, timeout }) };
+      return { ok: true, value: await this.__enqueue(command, payload, { retry: gen === null, gen, timeout, room }) };
     } catch (error) {
       // a payload that cannot be sent is the caller's mistake: it rejects
       if (error instanceof MeshError && !(error instanceof ArgumentError)) {
@@ -761,15 +795,15 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     }
   }
 
-  private emitError(event: MeshErrorEvent): void {
+  private __emitError(event: MeshErrorEvent): void {
     this._emit('error', event);
   }
 
   /** Emits the failure of a request and returns it as a result error. */
-  private failed(command: string, roomName: string | undefined, error: ResultError): ResultError {
+  private __failed(command: string, roomName: string | undefined, error: ResultError): ResultError {
     const event: MeshErrorEvent = { code: error.code, message: error.message, command };
     if (roomName !== undefined) event.roomName = roomName;
-    this.emitError(event);
+    this.__emitError(event);
     return error;
   }
 
@@ -781,32 +815,32 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * connection ids.
    */
   async joinRoom(roomName: string, callback?: PresenceCallback): Promise<JoinRoomResult> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
     if (callback !== undefined && typeof callback !== 'function') {
       throw new MeshError(ErrorCode.invalid, 'callback must be a function');
     }
-    const op = this.beginRoomOp(roomName);
+    const op = this.__beginRoomOp(roomName);
     let outcome: Outcome;
     let current = false;
     try {
-      outcome = await this.call(Command.joinRoom, { roomName });
+      outcome = await this.__call(Command.joinRoom, { roomName });
       // no later join/leave of this room was called meanwhile
-      current = this.roomOps.get(roomName)?.op === op;
+      current = this.__roomOps.get(roomName)?.op === op;
     } finally {
-      this.endRoomOp(roomName);
+      this.__endRoomOp(roomName);
     }
     const result = successOf(outcome, 'the server refused to join the room');
     if (!result.ok) {
-      return { success: false, present: [], error: this.failed(Command.joinRoom, roomName, result.error) };
+      return { success: false, present: [], error: this.__failed(Command.joinRoom, roomName, result.error) };
     }
     const snapshot = normalizeSnapshot(result.value);
-    this.prime(snapshot);
-    if (current && !this.closed) {
-      let room = this.rooms.get(roomName);
+    this.__prime(snapshot);
+    if (current && !this.__closed) {
+      let room = this.__rooms.get(roomName);
       if (!room) {
         room = { joinCallbacks: new Set() };
-        this.rooms.set(roomName, room);
+        this.__rooms.set(roomName, room);
       }
       if (callback) room.joinCallbacks.add(callback);
     }
@@ -823,46 +857,46 @@ export class MeshClient extends Emitter<MeshClientEvents> {
 
   /** Leaves a room (its state goes with it) and removes the callbacks given to `joinRoom`. */
   async leaveRoom(roomName: string): Promise<LeaveRoomResult> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
-    this.beginRoomOp(roomName);
-    const room = this.rooms.get(roomName);
-    this.rooms.delete(roomName);
+    this.__beginRoomOp(roomName);
+    const room = this.__rooms.get(roomName);
+    this.__rooms.delete(roomName);
     let outcome: Outcome;
     try {
-      outcome = await this.call(Command.leaveRoom, { roomName });
+      outcome = await this.__call(Command.leaveRoom, { roomName });
     } finally {
-      this.endRoomOp(roomName);
+      this.__endRoomOp(roomName);
     }
-    if (room && !this.closed) {
+    if (room && !this.__closed) {
       for (const callback of [...room.joinCallbacks]) await this.removePresenceListener(roomName, callback);
     }
     const result = successOf(outcome, 'the server did not leave the room (not joined?)', ErrorCode.notJoined);
-    if (!result.ok) return { success: false, error: this.failed(Command.leaveRoom, roomName, result.error) };
+    if (!result.ok) return { success: false, error: this.__failed(Command.leaveRoom, roomName, result.error) };
     return { success: true };
   }
 
   /** Starts a join/leave call of a room: a new op number, held until `endRoomOp`. */
-  private beginRoomOp(roomName: string): number {
-    const entry = this.holdRoom(roomName);
-    entry.op = ++this.opSeq;
+  private __beginRoomOp(roomName: string): number {
+    const entry = this.__holdRoom(roomName);
+    entry.op = ++this.__opSeq;
     return entry.op;
   }
 
   /** Holds the room's op entry (without a new op) so that a later comparison is sound. */
-  private holdRoom(roomName: string): RoomOp {
-    let entry = this.roomOps.get(roomName);
-    if (!entry) this.roomOps.set(roomName, (entry = { op: 0, holds: 0 }));
+  private __holdRoom(roomName: string): RoomOp {
+    let entry = this.__roomOps.get(roomName);
+    if (!entry) this.__roomOps.set(roomName, (entry = { op: 0, holds: 0 }));
     entry.holds++;
     return entry;
   }
 
   /** Ends a hold; an idle room's entry is dropped, so the map does not grow with every room ever used. */
-  private endRoomOp(roomName: string): void {
-    const entry = this.roomOps.get(roomName);
+  private __endRoomOp(roomName: string): void {
+    const entry = this.__roomOps.get(roomName);
     if (!entry) return;
     entry.holds--;
-    if (entry.holds <= 0) this.roomOps.delete(roomName);
+    if (entry.holds <= 0) this.__roomOps.delete(roomName);
   }
 
   // ---- presence ---------------------------------------------------------------------
@@ -872,34 +906,34 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * server subscription; a later one gets the snapshot the client holds, no request.
    */
   async subscribePresence(roomName: string, callback: PresenceCallback): Promise<PresenceResult> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
     if (typeof callback !== 'function') throw new MeshError(ErrorCode.invalid, 'callback must be a function');
-    const existing = this.subs.get(roomName);
+    const existing = this.__subs.get(roomName);
     if (existing) {
       if (!existing.live) {
         const first = (await existing.ready) as PresenceResult;
-        if (!first.success || this.subs.get(roomName) !== existing) return { ...first };
+        if (!first.success || this.__subs.get(roomName) !== existing) return { ...first };
       }
       existing.callbacks.add(callback);
       return { success: true, ...existing.snapshot() };
     }
     const sub = new PresenceSubscription(
       roomName,
-      (id) => this.metadata.peek(id),
-      (id) => this.forgetMember(id),
+      (id) => this.__metadata.peek(id),
+      (id) => this.__forgetMember(id),
     );
     sub.callbacks.add(callback);
-    this.subs.set(roomName, sub);
+    this.__subs.set(roomName, sub);
     const ready = (async (): Promise<PresenceResult> => {
-      const outcome = await this.call(Command.subscribePresence, { roomName });
+      const outcome = await this.__call(Command.subscribePresence, { roomName });
       const result = successOf(outcome, 'the server refused the presence subscription');
       if (!result.ok) {
-        if (this.subs.get(roomName) === sub) this.subs.delete(roomName);
-        return { success: false, present: [], states: {}, error: this.failed(Command.subscribePresence, roomName, result.error) };
+        if (this.__subs.get(roomName) === sub) this.__subs.delete(roomName);
+        return { success: false, present: [], states: {}, error: this.__failed(Command.subscribePresence, roomName, result.error) };
       }
       const snapshot = normalizeSnapshot(result.value);
-      this.prime(snapshot);
+      this.__prime(snapshot);
       sub.init(snapshot);
       return { success: true, present: snapshot.present, states: snapshot.states };
     })();
@@ -909,17 +943,17 @@ export class MeshClient extends Emitter<MeshClientEvents> {
 
   /** Removes every callback of a room and ends the server subscription. */
   async unsubscribePresence(roomName: string): Promise<boolean> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
-    const sub = this.subs.get(roomName);
-    this.subs.delete(roomName);
+    const sub = this.__subs.get(roomName);
+    this.__subs.delete(roomName);
     // a subscription still waiting for its snapshot must not call them either
     sub?.callbacks.clear();
-    this.rooms.get(roomName)?.joinCallbacks.clear();
-    const outcome = await this.call(Command.unsubscribePresence, { roomName });
+    this.__rooms.get(roomName)?.joinCallbacks.clear();
+    const outcome = await this.__call(Command.unsubscribePresence, { roomName });
     const result = successOf(outcome, 'the server did not unsubscribe (not subscribed?)');
     if (!result.ok) {
-      this.failed(Command.unsubscribePresence, roomName, result.error);
+      this.__failed(Command.unsubscribePresence, roomName, result.error);
       return false;
     }
     return true;
@@ -930,9 +964,9 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * Resolves `false` when the callback was not subscribed (nothing is sent).
    */
   async removePresenceListener(roomName: string, callback: PresenceCallback): Promise<boolean> {
-    this.assertUsable();
-    this.rooms.get(roomName)?.joinCallbacks.delete(callback);
-    const sub = this.subs.get(roomName);
+    this.__assertUsable();
+    this.__rooms.get(roomName)?.joinCallbacks.delete(callback);
+    const sub = this.__subs.get(roomName);
     if (!sub || !sub.callbacks.delete(callback)) return false;
     if (sub.callbacks.size > 0) return true;
     return this.unsubscribePresence(roomName);
@@ -940,7 +974,10 @@ export class MeshClient extends Emitter<MeshClientEvents> {
 
   /**
    * Publishes this connection's state in a joined room (replacing the previous one).
-   * The client remembers it and publishes it again after a reconnect.
+   * The client remembers it and publishes it again after a reconnect. Made while the
+   * connection is down, it replaces the remembered state without being queued: the
+   * reconnect publishes only the latest state, and the call resolves with that outcome
+   * (it does not time out while it waits; `ECLOSED` if the client gives up or closes).
    *
    * Resolves `true`, or `false` on refusal, with an `error` event carrying the code.
    * The server answers a refused publish with a plain `false` and no reason (as Mesh
@@ -952,7 +989,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * arguments and use after `close()`.
    */
   async publishPresenceState(roomName: string, options: PublishOptions): Promise<boolean> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
     if (!isPlainObject(options)) throw new MeshError(ErrorCode.invalid, 'options must be an object {state, expireAfter?, silent?}');
     const { state, expireAfter, silent } = options;
@@ -963,58 +1000,64 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     const payload: Record<string, unknown> = { roomName, state };
     if (expireAfter !== undefined) payload.expireAfter = expireAfter;
     if (silent !== undefined) payload.silent = silent;
-    const outcome = await this.call(Command.publishPresenceState, payload);
-    const result = successOf(outcome, this.refusal(roomName, 'publish'), this.refusalCode(roomName));
-    if (!result.ok) {
-      this.failed(Command.publishPresenceState, roomName, result.error);
-      return false;
-    }
-    const room = this.rooms.get(roomName);
-    if (room) {
-      room.published = { state };
-      if (silent) room.published.silent = true;
-      if (expireAfter !== undefined) room.published.expiresAt = Date.now() + expireAfter;
-    }
-    return true;
+    const published: Published = { state };
+    if (silent) published.silent = true;
+    if (expireAfter !== undefined) published.expiresAt = Date.now() + expireAfter;
+    return this.__setRemembered(roomName, published, Command.publishPresenceState, payload, 'publish');
   }
 
-  /** Clears this connection's state in a room (subscribers get `state: null`). */
+  /**
+   * Publishes or clears (`published` undefined) the state of a room: the remembered state
+   * is replaced at once, so that a reconnect meanwhile restores the latest, and put back
+   * when the server refuses.
+   */
+  private async __setRemembered(
+    roomName: string,
+    published: Published | undefined,
+    command: string,
+    payload: Record<string, unknown>,
+    what: string,
+  ): Promise<boolean> {
+    const room = this.__rooms.get(roomName);
+    const before = room?.published;
+    if (room) room.published = published;
+    const outcome = await this.__call(command, payload, null, undefined, roomName);
+    const result = successOf(outcome, this.__refusal(roomName, what), this.__refusalCode(roomName));
+    if (result.ok) return true;
+    if (room && room.published === published) room.published = before;
+    this.__failed(command, roomName, result.error);
+    return false;
+  }
+
+  /** Clears this connection's state in a room (subscribers get `state: null`); while the connection is down, like a publish. */
   async clearPresenceState(roomName: string): Promise<boolean> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
-    const outcome = await this.call(Command.clearPresenceState, { roomName });
-    const result = successOf(outcome, this.refusal(roomName, 'clear the state'), this.refusalCode(roomName));
-    if (!result.ok) {
-      this.failed(Command.clearPresenceState, roomName, result.error);
-      return false;
-    }
-    const room = this.rooms.get(roomName);
-    if (room) delete room.published;
-    return true;
+    return this.__setRemembered(roomName, undefined, Command.clearPresenceState, { roomName }, 'clear the state');
   }
 
   /** Who is in a room and their states, without subscribing. */
   async getPresenceState(roomName: string): Promise<PresenceResult> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
-    const outcome = await this.call(Command.getPresenceState, { roomName });
+    const outcome = await this.__call(Command.getPresenceState, { roomName });
     const result = successOf(outcome, 'the server refused to tell the presence of the room');
     if (!result.ok) {
-      return { success: false, present: [], states: {}, error: this.failed(Command.getPresenceState, roomName, result.error) };
+      return { success: false, present: [], states: {}, error: this.__failed(Command.getPresenceState, roomName, result.error) };
     }
     const snapshot = normalizeSnapshot(result.value);
-    this.prime(snapshot);
+    this.__prime(snapshot);
     return { success: true, present: snapshot.present, states: snapshot.states };
   }
 
-  private refusal(roomName: string, what: string): string {
-    return this.rooms.has(roomName)
+  private __refusal(roomName: string, what: string): string {
+    return this.__rooms.has(roomName)
       ? `the server refused to ${what} in room "${roomName}"`
       : `cannot ${what} in room "${roomName}": join it first`;
   }
 
-  private refusalCode(roomName: string): string {
-    return this.rooms.has(roomName) ? ClientErrorCode.refused : ErrorCode.notJoined;
+  private __refusalCode(roomName: string): string {
+    return this.__rooms.has(roomName) ? ClientErrorCode.refused : ErrorCode.notJoined;
   }
 
   // ---- metadata ---------------------------------------------------------------------
@@ -1032,26 +1075,26 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * `request('mesh/get-connection-metadata', {connectionId})` when freshness matters.
    */
   async getConnectionMetadata(connectionId?: string): Promise<Metadata | null> {
-    this.assertUsable();
+    this.__assertUsable();
     if (connectionId !== undefined && (typeof connectionId !== 'string' || connectionId === '')) {
       throw new MeshError(ErrorCode.invalid, 'connectionId must be a non-empty string');
     }
     const own = connectionId === undefined;
-    const key = own ? this._connectionId : connectionId;
+    const key = own ? this.__connectionId : connectionId;
     const load = async (): Promise<Metadata | null> => {
       const outcome = own
-        ? await this.call(Command.getMyConnectionMetadata, {})
-        : await this.call(Command.getConnectionMetadata, { connectionId });
+        ? await this.__call(Command.getMyConnectionMetadata, {})
+        : await this.__call(Command.getConnectionMetadata, { connectionId });
       const command = own ? Command.getMyConnectionMetadata : Command.getConnectionMetadata;
       if (!outcome.ok) {
-        this.failed(command, undefined, outcome.error);
+        this.__failed(command, undefined, outcome.error);
         throw new MeshError(outcome.error.code, outcome.error.message, command);
       }
       return isPlainObject(outcome.value) ? toMetadata(outcome.value.metadata) : null;
     };
     try {
       if (key === undefined) return await load();
-      return await this.metadata.get(key, load, () => key === this._connectionId || this.isKnownMember(key));
+      return await this.__metadata.get(key, load, () => key === this.__connectionId || this.__isKnownMember(key));
     } catch (error) {
       if (error instanceof MeshError) return null;
       throw error;
@@ -1065,7 +1108,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * metadata after a reconnect. A `replace` supersedes everything before it.
    */
   async setConnectionMetadata(metadata: Metadata, options: { strategy?: MetadataStrategy } = {}): Promise<boolean> {
-    this.assertUsable();
+    this.__assertUsable();
     if (!isPlainObject(metadata)) throw new MeshError(ErrorCode.invalid, 'metadata must be a plain object');
     const strategy = options?.strategy;
     if (strategy !== undefined && !METADATA_STRATEGIES.has(strategy)) {
@@ -1073,121 +1116,127 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     }
     const payload: Record<string, unknown> = { metadata };
     if (strategy !== undefined) payload.options = { strategy };
-    const outcome = await this.call(Command.setMyConnectionMetadata, payload);
-    if (this._connectionId !== undefined) this.metadata.delete(this._connectionId);
+    const outcome = await this.__call(Command.setMyConnectionMetadata, payload);
+    if (this.__connectionId !== undefined) this.__metadata.delete(this.__connectionId);
     const result = successOf(outcome, 'the server refused the metadata');
     if (!result.ok) {
-      this.failed(Command.setMyConnectionMetadata, undefined, result.error);
+      this.__failed(Command.setMyConnectionMetadata, undefined, result.error);
       return false;
     }
-    if (!this.closed) this.metadataLog = rememberMetadata(this.metadataLog, payloadJson(metadata), strategy ?? 'replace');
+    if (!this.__closed) this.__metadataLog = rememberMetadata(this.__metadataLog, payloadJson(metadata), strategy ?? 'replace');
     return true;
   }
 
   /** Metadata of a room, or `null`. */
   async getRoomMetadata(roomName: string): Promise<Metadata | null> {
-    this.assertUsable();
+    this.__assertUsable();
     assertRoom(roomName);
-    const outcome = await this.call(Command.getRoomMetadata, { roomName });
+    const outcome = await this.__call(Command.getRoomMetadata, { roomName });
     if (!outcome.ok) {
-      this.failed(Command.getRoomMetadata, roomName, outcome.error);
+      this.__failed(Command.getRoomMetadata, roomName, outcome.error);
       return null;
     }
     return isPlainObject(outcome.value) ? toMetadata(outcome.value.metadata) : null;
   }
 
-  private prime(snapshot: NormalizedSnapshot): void {
-    for (const [id, metadata] of snapshot.metadata) this.metadata.set(id, metadata);
+  private __prime(snapshot: NormalizedSnapshot): void {
+    for (const [id, metadata] of snapshot.metadata) this.__metadata.set(id, metadata);
   }
 
-  private isKnownMember(id: string): boolean {
-    for (const sub of this.subs.values()) if (sub.members.has(id)) return true;
+  private __isKnownMember(id: string): boolean {
+    for (const sub of this.__subs.values()) if (sub.members.has(id)) return true;
     return false;
   }
 
-  private forgetMember(id: string): void {
+  private __forgetMember(id: string): void {
     // the leaving member may still be known through another room
     queueMicrotask(() => {
-      if (id !== this._connectionId && !this.isKnownMember(id)) this.metadata.delete(id);
+      if (id !== this.__connectionId && !this.__isKnownMember(id)) this.__metadata.delete(id);
     });
   }
 
   // ---- refresh, restore -------------------------------------------------------------
 
-  private startRefresh(gen: number): void {
-    clearInterval(this.refreshTimer);
-    if (this.opts.refreshInterval <= 0) return;
-    this.refreshTimer = setInterval(() => this.refresh(gen), this.opts.refreshInterval);
+  private __startRefresh(gen: number): void {
+    clearInterval(this.__refreshTimer);
+    if (this.__opts.refreshInterval <= 0) return;
+    this.__refreshTimer = setInterval(() => this.__refresh(gen), this.__opts.refreshInterval);
   }
 
-  private refresh(gen: number): void {
-    if (gen !== this.gen || this._status !== 'online' || !this.refreshSupported) return;
-    for (const roomName of this.rooms.keys()) {
+  private __refresh(gen: number): void {
+    if (gen !== this.__gen || this.__status !== 'online' || !this.__refreshSupported) return;
+    for (const roomName of this.__rooms.keys()) {
       // a refresh held back by the rate limit is not queued again: ticks do not pile up
-      if (this.refreshing.has(roomName)) continue;
-      this.refreshing.add(roomName);
-      const op = this.holdRoom(roomName).op;
-      void this.background(gen, Command.refreshPresence, { roomName }).then((outcome) => {
-        this.refreshing.delete(roomName);
-        const current = this.roomOps.get(roomName)?.op === op;
-        this.endRoomOp(roomName);
-        if (outcome === null || gen !== this.gen) return;
+      if (this.__refreshing.has(roomName)) continue;
+      this.__refreshing.add(roomName);
+      const op = this.__holdRoom(roomName).op;
+      void this.__background(gen, Command.refreshPresence, { roomName }).then((outcome) => {
+        this.__refreshing.delete(roomName);
+        const current = this.__roomOps.get(roomName)?.op === op;
+        this.__endRoomOp(roomName);
+        if (outcome === null || gen !== this.__gen) return;
         if (!outcome.ok) {
           if (outcome.error.code === ErrorCode.notFound) {
             // a plain Mesh server lacks the command: its pongs keep presence alive
-            this.refreshSupported = false;
+            this.__refreshSupported = false;
           } else {
-            this.failed(Command.refreshPresence, roomName, outcome.error);
+            this.__failed(Command.refreshPresence, roomName, outcome.error);
           }
           return;
         }
-        if (outcome.value === false && this.rooms.has(roomName) && current) {
+        if (outcome.value === false && this.__rooms.has(roomName) && current) {
           // the server lost our membership (e.g. the TTL ran out while the tab slept)
-          void this.rejoin(gen, roomName);
+          void this.__rejoin(gen, roomName);
         }
       });
     }
   }
 
-  private async rejoin(gen: number, roomName: string): Promise<void> {
-    const op = this.holdRoom(roomName).op;
+  private async __rejoin(gen: number, roomName: string): Promise<void> {
+    const op = this.__holdRoom(roomName).op;
     let outcome: Outcome | null;
     let current: boolean;
     try {
-      outcome = await this.background(gen, Command.joinRoom, { roomName });
+      outcome = await this.__background(gen, Command.joinRoom, { roomName });
     } finally {
-      current = this.roomOps.get(roomName)?.op === op;
-      this.endRoomOp(roomName);
+      current = this.__roomOps.get(roomName)?.op === op;
+      this.__endRoomOp(roomName);
     }
-    if (outcome === null || gen !== this.gen) return;
+    if (outcome === null || gen !== this.__gen) return;
     const result = successOf(outcome, 'the server refused to rejoin the room');
     if (!result.ok) {
       // a real refusal (a guard, a limit); a join or leave called meanwhile decides instead
-      if (current) this.rooms.delete(roomName);
-      this.failed(Command.joinRoom, roomName, result.error);
+      if (current) this.__rooms.delete(roomName);
+      this.__failed(Command.joinRoom, roomName, result.error);
       return;
     }
-    this.prime(normalizeSnapshot(result.value));
-    await this.republish(gen, roomName);
+    this.__prime(normalizeSnapshot(result.value));
+    await this.__republish(gen, roomName);
   }
 
-  private async republish(gen: number, roomName: string): Promise<void> {
-    const published = this.rooms.get(roomName)?.published;
-    if (!published) return;
-    const payload: Record<string, unknown> = { roomName, state: published.state };
-    if (published.expiresAt !== undefined) {
-      const left = published.expiresAt - Date.now();
-      if (left <= 0) {
-        delete this.rooms.get(roomName)!.published;
-        return;
-      }
-      payload.expireAfter = left;
+  /** Publishes the remembered state of a rejoined room, and settles the publishes parked for it. */
+  private async __republish(gen: number, roomName: string): Promise<void> {
+    const room = this.__rooms.get(roomName);
+    const published = room?.published;
+    let outcome: Outcome | null = { ok: true, value: true };
+    if (published && published.expiresAt !== undefined && published.expiresAt <= Date.now()) delete room!.published;
+    else if (published) {
+      const payload: Record<string, unknown> = { roomName, state: published.state };
+      if (published.expiresAt !== undefined) payload.expireAfter = published.expiresAt - Date.now();
+      // not silent: the others saw us leave, they must see the state come back
+      outcome = await this.__background(gen, Command.publishPresenceState, payload);
     }
-    // not silent: the others saw us leave, they must see the state come back
-    const outcome = await this.background(gen, Command.publishPresenceState, payload);
-    if (outcome === null || gen !== this.gen) return;
+    if (outcome === null || gen !== this.__gen) return;
     const result = successOf(outcome, 'the server refused to restore the state');
-    if (!result.ok) this.failed(Command.publishPresenceState, roomName, result.error);
+    let parked = false;
+    for (const entry of [...this.__pending.values()]) {
+      if (!entry.parked || entry.room !== roomName) continue;
+      parked = true;
+      // a parked call gets the restore's outcome, and reports a failure itself
+      if (result.ok) this.__settle(entry, undefined, true);
+      else this.__settle(entry, new MeshError(result.error.code, result.error.message, entry.command));
+    }
+    if (!result.ok && !parked) this.__failed(Command.publishPresenceState, roomName, result.error);
   }
 
   /**
@@ -1198,16 +1247,16 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * `BACKGROUND_TIMEOUTS` of them the connection is replaced. `null` when the connection
    * is gone (`ECLOSED`): the next one restores everything again.
    */
-  private async background(gen: number, command: string, payload: unknown): Promise<Outcome | null> {
-    const pacer = this.pacer;
+  private async __background(gen: number, command: string, payload: unknown): Promise<Outcome | null> {
+    const pacer = this.__pacer;
     let timeouts = 0;
     for (;;) {
       await pacer.acquire();
-      if (gen !== this.gen || this.closed) return null;
-      const outcome = await this.call(command, payload, gen);
+      if (gen !== this.__gen || this.__closed) return null;
+      const outcome = await this.__call(command, payload, gen);
       const limited = !outcome.ok && outcome.error.code === ErrorCode.rateLimited;
       pacer.release(!limited);
-      if (gen !== this.gen || this.closed) return null;
+      if (gen !== this.__gen || this.__closed) return null;
       if (outcome.ok) return outcome;
       switch (outcome.error.code) {
         case ErrorCode.rateLimited:
@@ -1215,7 +1264,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
           continue;
         case ErrorCode.timeout:
           if (++timeouts >= BACKGROUND_TIMEOUTS) {
-            this.drop(gen, 4003, `${command} timed out ${timeouts} times in a row`);
+            this.__drop(gen, 4003, `${command} timed out ${timeouts} times in a row`);
             return null;
           }
           continue;
@@ -1233,50 +1282,50 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * subscription. Transient failures are retried (see `background`); only a real refusal
    * (a guard, a limit) drops a room or subscription, with an `error` event.
    */
-  private async restore(gen: number): Promise<void> {
+  private async __restore(gen: number): Promise<void> {
     // metadata first: the joins below announce this connection with it
-    for (const call of [...this.metadataLog]) {
+    for (const call of [...this.__metadataLog]) {
       const payload: Record<string, unknown> = { metadata: call.metadata };
       if (call.strategy !== 'replace') payload.options = { strategy: call.strategy };
-      const outcome = await this.background(gen, Command.setMyConnectionMetadata, payload);
+      const outcome = await this.__background(gen, Command.setMyConnectionMetadata, payload);
       if (outcome === null) return;
       const result = successOf(outcome, 'the server refused to restore the metadata');
-      if (!result.ok) this.failed(Command.setMyConnectionMetadata, undefined, result.error);
+      if (!result.ok) this.__failed(Command.setMyConnectionMetadata, undefined, result.error);
     }
-    if (this._connectionId !== undefined) this.metadata.delete(this._connectionId);
+    if (this.__connectionId !== undefined) this.__metadata.delete(this.__connectionId);
     await Promise.all(
-      [...this.rooms.keys()].map(async (roomName) => {
-        const outcome = await this.background(gen, Command.joinRoom, { roomName });
+      [...this.__rooms.keys()].map(async (roomName) => {
+        const outcome = await this.__background(gen, Command.joinRoom, { roomName });
         if (outcome === null) return;
         const result = successOf(outcome, 'the server refused to rejoin the room');
         if (!result.ok) {
-          this.rooms.delete(roomName);
-          this.failed(Command.joinRoom, roomName, result.error);
+          this.__rooms.delete(roomName);
+          this.__failed(Command.joinRoom, roomName, result.error);
           return;
         }
-        this.prime(normalizeSnapshot(result.value));
+        this.__prime(normalizeSnapshot(result.value));
       }),
     );
-    if (gen !== this.gen) return;
-    await Promise.all([...this.rooms.keys()].map((roomName) => this.republish(gen, roomName)));
-    if (gen !== this.gen) return;
+    if (gen !== this.__gen) return;
+    await Promise.all([...this.__rooms.keys()].map((roomName) => this.__republish(gen, roomName)));
+    if (gen !== this.__gen) return;
     // subscriptions whose first request is still queued are not live: that request goes
     // out after; their buffers were emptied when the old connection was lost
-    const live = [...this.subs.entries()].filter(([, sub]) => sub.live);
+    const live = [...this.__subs.entries()].filter(([, sub]) => sub.live);
     await Promise.all(
       live.map(async ([roomName, sub]) => {
-        const outcome = await this.background(gen, Command.subscribePresence, { roomName });
-        if (outcome === null || this.subs.get(roomName) !== sub) return;
+        const outcome = await this.__background(gen, Command.subscribePresence, { roomName });
+        if (outcome === null || this.__subs.get(roomName) !== sub) return;
         const result = successOf(outcome, 'the server refused to restore the subscription');
         if (!result.ok) {
-          this.subs.delete(roomName);
+          this.__subs.delete(roomName);
           sub.buffer = null;
           sub.dropAll();
-          this.failed(Command.subscribePresence, roomName, result.error);
+          this.__failed(Command.subscribePresence, roomName, result.error);
           return;
         }
         const snapshot = normalizeSnapshot(result.value);
-        this.prime(snapshot);
+        this.__prime(snapshot);
         sub.reconcile(snapshot);
       }),
     );
@@ -1284,19 +1333,19 @@ export class MeshClient extends Emitter<MeshClientEvents> {
 
   // ---- page lifecycle (browsers) ----------------------------------------------------
 
-  private attachPage(): void {
-    if (this.detachPage || !this.opts.pageLifecycle) return;
+  private __attachPage(): void {
+    if (this.__detachPage || !this.__opts.pageLifecycle) return;
     if (typeof window === 'undefined' || typeof window.addEventListener !== 'function') return;
     // kept: the globals may be gone by the time we detach (tests, teardown)
     const win = window;
     const doc = typeof document === 'undefined' ? undefined : document;
     const onPageHide = (): void => {
-      if (this.closed) return;
+      if (this.__closed) return;
       // leave at once so the others see it; the page may come back from the bfcache
-      this.suspended = true;
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = undefined;
-      const socket = this.socket;
+      this.__suspended = true;
+      clearTimeout(this.__reconnectTimer);
+      this.__reconnectTimer = undefined;
+      const socket = this.__socket;
       if (socket) {
         detach(socket);
         try {
@@ -1304,44 +1353,44 @@ export class MeshClient extends Emitter<MeshClientEvents> {
         } catch {
           // already closing
         }
-        this.lost(this.gen, 1000, 'pagehide', true);
+        this.__lost(this.__gen, 1000, 'pagehide', true);
       } else {
-        this.setStatus('offline');
+        this.__setStatus('offline');
       }
     };
     const onPageShow = (event: PageTransitionEvent): void => {
-      if (this.closed || !this.suspended || !event.persisted) return;
-      this.suspended = false;
-      this.ensureConnecting();
+      if (this.__closed || !this.__suspended || !event.persisted) return;
+      this.__suspended = false;
+      this.__ensureConnecting();
     };
     const onVisibility = (): void => {
-      if (this.closed || doc?.visibilityState !== 'visible') return;
-      if (this._status === 'online') {
-        const gen = this.gen;
+      if (this.__closed || doc?.visibilityState !== 'visible') return;
+      if (this.__status === 'online') {
+        const gen = this.__gen;
         // timers of a hidden tab were throttled: check the link is still alive
-        void this.call(Command.noop, {}, gen, Math.min(this.opts.requestTimeout, 5000)).then((outcome) => {
-          if (!outcome.ok && outcome.error.code === ErrorCode.timeout) this.drop(gen, 4002, 'liveness probe timed out');
+        void this.__call(Command.noop, {}, gen, Math.min(this.__opts.requestTimeout, 5000)).then((outcome) => {
+          if (!outcome.ok && outcome.error.code === ErrorCode.timeout) this.__drop(gen, 4002, 'liveness probe timed out');
         });
-      } else if (this._status === 'offline' && !this.suspended && this.everOnline) {
-        this.ensureConnecting();
-      } else if (this.reconnectTimer !== undefined) {
+      } else if (this.__status === 'offline' && !this.__suspended && this.__everOnline) {
+        this.__ensureConnecting();
+      } else if (this.__reconnectTimer !== undefined) {
         // the user is back: do not make them wait for the backoff
-        clearTimeout(this.reconnectTimer);
-        this.reconnectTimer = undefined;
-        void this.open();
+        clearTimeout(this.__reconnectTimer);
+        this.__reconnectTimer = undefined;
+        void this.__open();
       }
     };
     const onOnline = (): void => {
-      if (this.closed || this.reconnectTimer === undefined) return;
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = undefined;
-      void this.open();
+      if (this.__closed || this.__reconnectTimer === undefined) return;
+      clearTimeout(this.__reconnectTimer);
+      this.__reconnectTimer = undefined;
+      void this.__open();
     };
     win.addEventListener('pagehide', onPageHide);
     win.addEventListener('pageshow', onPageShow);
     win.addEventListener('online', onOnline);
     doc?.addEventListener('visibilitychange', onVisibility);
-    this.detachPage = () => {
+    this.__detachPage = () => {
       win.removeEventListener('pagehide', onPageHide);
       win.removeEventListener('pageshow', onPageShow);
       win.removeEventListener('online', onOnline);
@@ -1349,8 +1398,8 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     };
   }
 
-  private assertUsable(): void {
-    if (this.closed) throw closedError();
+  private __assertUsable(): void {
+    if (this.__closed) throw closedError();
   }
 }
 

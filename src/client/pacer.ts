@@ -8,61 +8,61 @@
  * whose requests were dropped, and stays far from the server's flood limit.
  */
 export class Pacer {
-  private inFlight = 0;
-  private window: number;
-  private pausedUntil = 0;
+  private __inFlight = 0;
+  private __window: number;
+  private __pausedUntil = 0;
   /** Consecutive pauses without an answer in between; doubles the next pause. */
-  private strikes = 0;
-  private waiters: Array<() => void> = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private __strikes = 0;
+  private __waiters: Array<() => void> = [];
+  private __timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
-   * @param limit most requests in flight at once.
-   * @param firstPause first pause after `ERATELIMIT`, ms; doubles while refusals go on.
-   * @param maxPause longest pause, ms.
+   * @param __limit most requests in flight at once.
+   * @param __firstPause first pause after `ERATELIMIT`, ms; doubles while refusals go on.
+   * @param __maxPause longest pause, ms.
    */
   constructor(
-    private readonly limit: number,
-    private readonly firstPause: number,
-    private readonly maxPause: number,
+    private readonly __limit: number,
+    private readonly __firstPause: number,
+    private readonly __maxPause: number,
   ) {
-    this.window = limit;
+    this.__window = __limit;
   }
 
   /** Resolves once a slot is free and no pause runs; pair it with `release()`. */
   acquire(): Promise<void> {
-    if (this.waiters.length === 0 && this.canGo()) {
-      this.inFlight++;
+    if (this.__waiters.length === 0 && this.__canGo()) {
+      this.__inFlight++;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.waiters.push(() => {
-        this.inFlight++;
+      this.__waiters.push(() => {
+        this.__inFlight++;
         resolve();
       });
-      this.wake();
+      this.__wake();
     });
   }
 
   /** Gives a slot back; `answered`: the request got an answer other than `ERATELIMIT`. */
   release(answered: boolean): void {
-    if (this.inFlight > 0) this.inFlight--;
-    if (answered && Date.now() >= this.pausedUntil) {
-      this.strikes = 0;
-      this.window = Math.min(this.limit, this.window + 1);
+    if (this.__inFlight > 0) this.__inFlight--;
+    if (answered && Date.now() >= this.__pausedUntil) {
+      this.__strikes = 0;
+      this.__window = Math.min(this.__limit, this.__window + 1);
     }
-    this.wake();
+    this.__wake();
   }
 
   /** The server refused for the rate: hold every request back (one pause per wave of refusals). */
   pause(): void {
     const now = Date.now();
-    if (now < this.pausedUntil) return;
-    const ms = Math.min(this.firstPause * 2 ** Math.min(this.strikes, 16), this.maxPause);
-    this.strikes++;
-    this.window = 1;
-    this.pausedUntil = now + ms;
-    this.wake();
+    if (now < this.__pausedUntil) return;
+    const ms = Math.min(this.__firstPause * 2 ** Math.min(this.__strikes, 16), this.__maxPause);
+    this.__strikes++;
+    this.__window = 1;
+    this.__pausedUntil = now + ms;
+    this.__wake();
   }
 
   /**
@@ -70,30 +70,30 @@ export class Pacer {
    * at once; they see their connection gone and stop. A new connection gets a new pacer.
    */
   dispose(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pausedUntil = 0;
-    this.window = Infinity;
-    const waiters = this.waiters;
-    this.waiters = [];
+    clearTimeout(this.__timer);
+    this.__timer = undefined;
+    this.__pausedUntil = 0;
+    this.__window = Infinity;
+    const waiters = this.__waiters;
+    this.__waiters = [];
     for (const go of waiters) go();
   }
 
-  private canGo(): boolean {
-    return this.inFlight < this.window && Date.now() >= this.pausedUntil;
+  private __canGo(): boolean {
+    return this.__inFlight < this.__window && Date.now() >= this.__pausedUntil;
   }
 
-  private wake(): void {
+  private __wake(): void {
     const now = Date.now();
-    if (now < this.pausedUntil) {
-      if (this.timer === undefined) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.wake();
-        }, this.pausedUntil - now);
+    if (now < this.__pausedUntil) {
+      if (this.__timer === undefined) {
+        this.__timer = setTimeout(() => {
+          this.__timer = undefined;
+          this.__wake();
+        }, this.__pausedUntil - now);
       }
       return;
     }
-    while (this.waiters.length > 0 && this.inFlight < this.window) this.waiters.shift()!();
+    while (this.__waiters.length > 0 && this.__inFlight < this.__window) this.__waiters.shift()!();
   }
 }

@@ -24,8 +24,8 @@ export class PresenceSubscription {
 
   constructor(
     readonly roomName: string,
-    private readonly metadataOf: (id: string) => Metadata | null | undefined,
-    private readonly onLeave: (id: string) => void,
+    private readonly __metadataOf: (id: string) => Metadata | null | undefined,
+    private readonly __onLeave: (id: string) => void,
   ) {}
 
   /** `{present, states}` as the callbacks know it. */
@@ -39,7 +39,7 @@ export class PresenceSubscription {
   init(snapshot: NormalizedSnapshot): void {
     this.members = new Map(snapshot.present.map((id) => [id, snapshot.states[id] ?? null]));
     this.live = true;
-    this.drain();
+    this.__drain();
   }
 
   /**
@@ -61,7 +61,7 @@ export class PresenceSubscription {
         this.apply({ type: 'state', connectionId: id, roomName: this.roomName, state, timestamp: now });
       }
     }
-    this.drain();
+    this.__drain();
   }
 
   /** Tells the callbacks that every known member is gone (the subscription ended). */
@@ -78,7 +78,7 @@ export class PresenceSubscription {
     else this.apply(update);
   }
 
-  private drain(): void {
+  private __drain(): void {
     const buffered = this.buffer ?? [];
     this.buffer = null;
     for (const update of buffered) this.apply(update);
@@ -91,14 +91,14 @@ export class PresenceSubscription {
       case 'join': {
         if (this.members.has(id)) return;
         this.members.set(id, null);
-        this.dispatch(withMetadata(update, this.metadataOf(id)));
+        this.__dispatch(withMetadata(update, this.__metadataOf(id)));
         return;
       }
       case 'leave': {
         if (!this.members.has(id)) return;
         this.members.delete(id);
-        this.onLeave(id);
-        this.dispatch(update);
+        this.__onLeave(id);
+        this.__dispatch(update);
         return;
       }
       case 'state': {
@@ -107,19 +107,19 @@ export class PresenceSubscription {
           // a state of someone we never saw join (a snapshot race): announce them first
           if (state === null) return;
           this.members.set(id, null);
-          this.dispatch(
-            withMetadata({ type: 'join', connectionId: id, roomName: update.roomName, timestamp: update.timestamp }, this.metadataOf(id)),
+          this.__dispatch(
+            withMetadata({ type: 'join', connectionId: id, roomName: update.roomName, timestamp: update.timestamp }, this.__metadataOf(id)),
           );
         }
         if (sameState(this.members.get(id), state)) return;
         this.members.set(id, state);
-        this.dispatch({ ...update, state });
+        this.__dispatch({ ...update, state });
         return;
       }
     }
   }
 
-  private dispatch(update: PresenceUpdate): void {
+  private __dispatch(update: PresenceUpdate): void {
     for (const callback of [...this.callbacks]) {
       try {
         const result = callback(update);

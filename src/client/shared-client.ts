@@ -38,22 +38,22 @@ interface RoomRef {
  * unsubscribes).
  */
 export class RoomRefs {
-  private readonly rooms = new Map<string, RoomRef>();
+  private readonly __rooms = new Map<string, RoomRef>();
 
-  constructor(private readonly client: MeshClient) {}
+  constructor(private readonly __client: MeshClient) {}
 
   /** Joins `roomName` unless this client holds it already; see `RoomLease`. */
   async retainRoom(roomName: string): Promise<RoomLease> {
     assertRoom(roomName);
-    let ref = this.rooms.get(roomName);
+    let ref = this.__rooms.get(roomName);
     if (!ref) {
       ref = { joins: 0, joined: null, chain: Promise.resolve() };
-      this.rooms.set(roomName, ref);
+      this.__rooms.set(roomName, ref);
     }
     const entry = ref;
     entry.joins++;
     if (!entry.joined) {
-      const joined = this.serial(entry, () => this.client.joinRoom(roomName));
+      const joined = this.__serial(entry, () => this.__client.joinRoom(roomName));
       entry.joined = joined;
       // a failed join is not shared with later consumers: they try again
       void joined.then((result) => {
@@ -63,7 +63,7 @@ export class RoomRefs {
     const result = await entry.joined;
     if (!result.success) {
       entry.joins--;
-      this.cleanup(roomName, entry);
+      this.__cleanup(roomName, entry);
       const lease: RoomLease = { success: false, present: [], release: () => Promise.resolve() };
       if (result.error) lease.error = result.error;
       return lease;
@@ -72,18 +72,18 @@ export class RoomRefs {
     return {
       success: true,
       present: result.present,
-      release: () => (released ??= this.release(roomName, entry)),
+      release: () => (released ??= this.__release(roomName, entry)),
     };
   }
 
-  private async release(roomName: string, entry: RoomRef): Promise<void> {
+  private async __release(roomName: string, entry: RoomRef): Promise<void> {
     entry.joins--;
     // let a consumer that re-acquires in the same tick (an element moved in the DOM) keep the join
     await Promise.resolve();
-    if (entry.joins > 0 || this.client.isClosed) return;
+    if (entry.joins > 0 || this.__client.isClosed) return;
     entry.joined = null;
-    this.cleanup(roomName, entry);
-    await this.serial(entry, () => this.client.leaveRoom(roomName));
+    this.__cleanup(roomName, entry);
+    await this.__serial(entry, () => this.__client.leaveRoom(roomName));
   }
 
   /**
@@ -95,7 +95,7 @@ export class RoomRefs {
     if (typeof listener !== 'function') throw new MeshError(ErrorCode.invalid, 'listener must be a function');
     // a closure of its own: the same function watched twice is two watches
     const callback: PresenceCallback = (update) => listener(update);
-    const result = await this.client.subscribePresence(roomName, callback);
+    const result = await this.__client.subscribePresence(roomName, callback);
     if (!result.success) {
       const watch: PresenceWatch = { success: false, snapshot: { present: [], states: {} }, release: () => Promise.resolve() };
       if (result.error) watch.error = result.error;
@@ -106,20 +106,20 @@ export class RoomRefs {
       success: true,
       snapshot: { present: result.present, states: result.states },
       release: () =>
-        (released ??= this.client.isClosed
+        (released ??= this.__client.isClosed
           ? Promise.resolve()
-          : this.client.removePresenceListener(roomName, callback).then(() => undefined)),
+          : this.__client.removePresenceListener(roomName, callback).then(() => undefined)),
     };
   }
 
-  private serial<T>(entry: RoomRef, op: () => Promise<T>): Promise<T> {
+  private __serial<T>(entry: RoomRef, op: () => Promise<T>): Promise<T> {
     const next = entry.chain.then(op, op);
     entry.chain = next.catch(() => undefined);
     return next;
   }
 
-  private cleanup(roomName: string, entry: RoomRef): void {
-    if (entry.joins === 0 && !entry.joined && this.rooms.get(roomName) === entry) this.rooms.delete(roomName);
+  private __cleanup(roomName: string, entry: RoomRef): void {
+    if (entry.joins === 0 && !entry.joined && this.__rooms.get(roomName) === entry) this.__rooms.delete(roomName);
   }
 }
 

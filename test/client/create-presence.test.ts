@@ -83,6 +83,71 @@ test('two tabs of one user (same state.userId) are one user with tabCount 2', as
   await observer.wait((users) => users.find((u) => u.id === 'alice')?.state?.status === 'busy');
 });
 
+test("each user lists the states of their connections still in the room, by connection id", { timeout: 10_000 }, async (t) => {
+  const { url } = await startServer(t);
+  const one = makeClient(t, url);
+  const two = makeClient(t, url);
+  const alice1 = track(t, one, 'room');
+  const alice2 = track(t, two, 'room');
+  const observer = track(t, makeClient(t, url), 'room', { leaveGrace: 2000 });
+  await Promise.all([alice1, alice2, observer].map((r) => r.handle.ready));
+  await alice1.handle.publish({ userId: 'alice', typing: true });
+  await alice2.handle.publish({ userId: 'alice', typing: false });
+  await observer.wait((users) => Object.keys(users.find((u) => u.id === 'alice')?.states ?? {}).length === 2);
+  assert.deepEqual(observer.user('alice')!.states, {
+    [one.connectionId!]: { userId: 'alice', typing: true },
+    [two.connectionId!]: { userId: 'alice', typing: false },
+  });
+  // a tab that left is still counted within the leave grace, but has no state in the room
+  await alice1.handle.dispose();
+  await observer.wait((users) => Object.keys(users.find((u) => u.id === 'alice')?.states ?? {}).length === 1, 3000, 'one state left');
+  assert.equal(observer.user('alice')!.tabCount, 2);
+  assert.deepEqual(observer.user('alice')!.states, { [two.connectionId!]: { userId: 'alice', typing: false } });
+});
+
+test('join: false watches the room without joining it: others are grouped, nothing is sent', { timeout: 10_000 }, async (t) => {
+  const { url, server } = await startServer(t);
+  const rec = recordingWebSocket();
+  const watcher = makeClient(t, url, { WebSocket: rec.ctor });
+  const bob = track(t, makeClient(t, url), 'room');
+  await bob.handle.ready;
+  await bob.handle.publish({ userId: 'bob' });
+  const watching = track(t, watcher, 'room', { join: false });
+  assert.deepEqual(await watching.handle.ready, { success: true });
+  await watching.wait((users) => users.length === 1 && users[0]!.id === 'bob');
+  assert.equal(watching.user('bob')!.self, false);
+  assert.equal(await watching.handle.publish({ userId: 'watcher' }), false, 'publish sends nothing');
+  assert.equal(await watching.handle.clear(), false, 'clear sends nothing');
+  assert.deepEqual(watching.handle.read(), null);
+  assert.deepEqual(watcher.joinedRooms, []);
+  const commands = rec.sent.map((f) => f.command);
+  for (const command of ['mesh/join-room', 'mesh/publish-presence-state', 'mesh/clear-presence-state']) {
+    assert.ok(!commands.includes(command), `no ${command}: ${commands.join(', ')}`);
+  }
+  assert.equal((await server.getPresence('room')).present.length, 1, 'only bob is in the room');
+  // it follows leaves too (after the grace)
+  await bob.handle.dispose();
+  await watching.wait((users) => users.length === 0, 3000, 'bob gone');
+});
+
+test('a publish before ready goes out once, with the start; a superseded state is not sent', { timeout: 10_000 }, async (t) => {
+  const { url } = await startServer(t);
+  const rec = recordingWebSocket();
+  const client = makeClient(t, url, { WebSocket: rec.ctor });
+  const observer = track(t, makeClient(t, url), 'room');
+  await observer.handle.ready;
+  const me = track(t, client, 'room');
+  const first = me.handle.publish({ userId: 'me', status: 'one' });
+  const second = me.handle.publish({ userId: 'me', status: 'two' });
+  assert.deepEqual(await Promise.all([me.handle.ready, first, second]), [{ success: true }, true, true]);
+  await observer.wait((users) => users.some((u) => u.id === 'me' && u.state?.status === 'two'));
+  const published = rec.sent.filter((f) => f.command === 'mesh/publish-presence-state').map((f) => f.payload.state.status);
+  assert.deepEqual(published, ['two'], 'the latest state only, once');
+  const subscribeAt = rec.sent.findIndex((f) => f.command === 'mesh/subscribe-presence');
+  const publishAt = rec.sent.findIndex((f) => f.command === 'mesh/publish-presence-state');
+  assert.ok(publishAt >= 0 && publishAt < subscribeAt, 'published before subscribing, so that it is in the first snapshot');
+});
+
 test('server-trusted metadata userId groups before state.userId; stateIdentifier replaces the default', async (t) => {
   const { url } = await startServer(t, { authenticate: (_req, { token }) => (token ? { userId: token } : {}) });
   const one = track(t, makeClient(t, url, { token: 'u1' }), 'room');

@@ -168,7 +168,7 @@ test('the per-room operation map is pruned once a room is idle', async (t) => {
   const { url } = await startServer(t, { limits: { messagesPerSecond: 10_000, burst: 10_000 } });
   const rec = recordingWebSocket();
   const client = makeClient(t, url, { refreshInterval: 30, WebSocket: rec.ctor });
-  const ops = (client as unknown as { roomOps: Map<string, unknown> }).roomOps;
+  const ops = (client as unknown as { __roomOps: Map<string, unknown> }).__roomOps;
   for (let i = 0; i < 40; i++) {
     await client.joinRoom(`r-${i}`);
     if (i % 2 === 0) await client.leaveRoom(`r-${i}`);

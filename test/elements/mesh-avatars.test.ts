@@ -3,6 +3,7 @@ import { emulateMedia, sendKeys } from '@web/test-runner-commands';
 import '../../components/mesh-avatars/register.js';
 import '../../components/mesh-presence-room/register.js';
 import type { MeshAvatars } from '../../components/mesh-avatars/mesh-avatars.js';
+import type { MeshRequestCloseEvent } from '../../components/events/mesh-request-close-event.js';
 import type { MeshPresenceRoom } from '../../components/mesh-presence-room/mesh-presence-room.js';
 import { makeUser, type MeshTestRoom } from './helpers/fake-room.js';
 import type { PresenceUser } from '../../components/context.js';
@@ -136,6 +137,38 @@ describe('<mesh-avatars> rendering', () => {
     document.body.click();
     await avatars.updateComplete;
     expect(button.getAttribute('aria-expanded')).to.equal('false');
+  });
+
+  it('fires a cancelable mesh-request-close before the list closes; preventDefault keeps it open', async () => {
+    const { avatars } = await mount(many(7));
+    const button = parts(avatars, 'overflow')[0] as HTMLButtonElement;
+    const requests: MeshRequestCloseEvent[] = [];
+    let keepOpen = true;
+    const onRequest = (event: MeshRequestCloseEvent) => {
+      requests.push(event);
+      if (keepOpen) event.preventDefault();
+    };
+    document.addEventListener('mesh-request-close', onRequest);
+    try {
+      button.click();
+      await avatars.updateComplete;
+      expect(requests, 'opening asks nothing').to.have.length(0);
+      button.focus();
+      await sendKeys({ press: 'Escape' });
+      document.body.click();
+      button.click();
+      await avatars.updateComplete;
+      expect(requests.map((e) => e.detail.source)).to.deep.equal(['escape', 'click-outside', 'toggle']);
+      expect(requests.every((e) => e.cancelable && e.bubbles && e.composed)).to.equal(true);
+      expect(button.getAttribute('aria-expanded'), 'kept open').to.equal('true');
+      keepOpen = false;
+      document.body.click();
+      await avatars.updateComplete;
+      expect(button.getAttribute('aria-expanded')).to.equal('false');
+      expect(requests.at(-1)!.detail.source).to.equal('click-outside');
+    } finally {
+      document.removeEventListener('mesh-request-close', onRequest);
+    }
   });
 
   it('shows a tab-count badge only with show-tab-count and more than one tab', async () => {

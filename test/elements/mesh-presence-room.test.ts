@@ -446,7 +446,7 @@ describe('<mesh-presence-room>', () => {
     }
   });
 
-  it('offline: clears typing, sends nothing (no timeouts), and publishes the latest state once back', async function () {
+  it('offline: clears typing, changes wait without timing out, and the reconnect restores only the latest state', async function () {
     this.timeout(15_000);
     const server = await createPrivateServer();
     try {

@@ -4,6 +4,7 @@ import '../../components/mesh-status-picker/register.js';
 import '../../components/mesh-typing/register.js';
 import type { MeshStatusPicker } from '../../components/mesh-status-picker/mesh-status-picker.js';
 import type { MeshStatusChangeEvent } from '../../components/events/mesh-status-change-event.js';
+import type { MeshRequestCloseEvent } from '../../components/events/mesh-request-close-event.js';
 import { type MeshTestRoom } from './helpers/fake-room.js';
 import '../../components/mesh-presence-room/register.js';
 import type { MeshPresenceRoom } from '../../components/mesh-presence-room/mesh-presence-room.js';
@@ -227,6 +228,48 @@ describe('<mesh-status-picker> keyboard and pointer', () => {
     document.getElementById('elsewhere')!.focus();
     await el.updateComplete;
     expect(isOpen(el)).to.equal(false);
+  });
+
+  it('fires a cancelable mesh-request-close before the listbox closes; preventDefault keeps it open, a choice still counts', async () => {
+    const { el } = await mount(html`<mesh-status-picker></mesh-status-picker><button id="elsewhere">x</button>`);
+    const requests: MeshRequestCloseEvent[] = [];
+    let keepOpen = true;
+    const onRequest = (event: MeshRequestCloseEvent) => {
+      requests.push(event);
+      if (keepOpen) event.preventDefault();
+    };
+    document.addEventListener('mesh-request-close', onRequest);
+    try {
+      part(el, 'button').click();
+      await el.updateComplete;
+      expect(requests, 'opening asks nothing').to.have.length(0);
+      await sendKeys({ press: 'Escape' });
+      await el.updateComplete;
+      expect(isOpen(el)).to.equal(true);
+      await sendKeys({ press: 'ArrowDown' });
+      await sendKeys({ press: 'Enter' });
+      await el.updateComplete;
+      expect(el.value, 'the choice is made').to.equal('away');
+      expect(isOpen(el), 'kept open after the choice').to.equal(true);
+      part(el, 'button').click();
+      await el.updateComplete;
+      expect(isOpen(el)).to.equal(true);
+      expect(requests.map((e) => e.detail.source)).to.deep.equal(['escape', 'select', 'toggle']);
+      expect(requests.every((e) => e.cancelable && e.bubbles && e.composed)).to.equal(true);
+      el.hide(false);
+      await el.updateComplete;
+      expect(isOpen(el), 'hide() closes without asking').to.equal(false);
+      expect(requests).to.have.length(3);
+      keepOpen = false;
+      part(el, 'button').click();
+      await el.updateComplete;
+      document.getElementById('elsewhere')!.focus();
+      await el.updateComplete;
+      expect(isOpen(el)).to.equal(false);
+      expect(requests.at(-1)!.detail.source).to.equal('focusout');
+    } finally {
+      document.removeEventListener('mesh-request-close', onRequest);
+    }
   });
 
   it('fires no event when code sets value, but publishes and persists it', async () => {
