@@ -89,7 +89,8 @@ export const styles = [
     justify-content: center;
     inline-size: 100%;
     block-size: 100%;
-    border-radius: 50%;
+    /* follows the avatar's shape, so that themed square avatars clip pictures square too */
+    border-radius: inherit;
     overflow: hidden;
   }
 

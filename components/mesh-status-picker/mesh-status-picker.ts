@@ -38,9 +38,6 @@ export interface StatusOption {
 let nextId = 0;
 
 /**
- * @summary Lets the local user choose their status (online, away, busy, do not
- * disturb, or custom ones) and publishes it to the room.
- *
  * A button that opens a listbox (arrow keys, Home/End, Enter/Space, Escape, type-ahead;
  * focus returns to the button). The choice is kept in `localStorage` per user (it wins
  * over the `value` attribute, which is only the initial default) and follows at once in
@@ -57,6 +54,8 @@ let nextId = 0;
  *
  * Must be inside a `<mesh-presence-room>`; elsewhere it warns once, publishes nothing,
  * and neither persists nor shares its choice.
+ *
+ * @summary Lets the local user choose their status (online, away, busy, do not disturb, or custom ones) and publishes it to the room.
  *
  * @fires {MeshStatusChangeEvent} mesh-status-change - The user chose a status in this element.
  * @fires {MeshRequestCloseEvent} mesh-request-close - Cancelable, before the listbox closes on Escape, the button, a choice or focus leaving; `preventDefault()` keeps it open.

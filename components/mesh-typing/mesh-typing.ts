@@ -24,9 +24,6 @@ interface Shown {
 }
 
 /**
- * @summary Shows who else in the room is typing, and reports the local user's
- * typing in the field it is attached to.
- *
  * Attach it with `for="<id>"` to an `<input>`, `<textarea>` or contenteditable element
  * in the same root (or the document). While the local user types there, it sets the
  * room's typing flag (throttled), and clears it on pause, blur, submit or an emptied
@@ -37,6 +34,10 @@ interface Shown {
  * Screen readers hear changes through a polite live region, debounced.
  *
  * Must be inside a `<mesh-presence-room>`; elsewhere it warns once and shows nothing.
+ *
+ * @summary Shows who else in the room is typing, and reports the local user's typing in the field it is attached to.
+ *
+ * @attr lang - Language of the line (BCP 47, e.g. `fr`); without it the closest ancestor's `lang`, else the document's, else `en`.
  *
  * @csspart base - The wrapper of the line.
  * @csspart dots - The animated dots shown while someone types (still under reduced motion).
@@ -220,7 +221,7 @@ export class MeshTyping extends LitElement {
     return checkNumber(this, 'stop-delay', this.stopDelay, DEFAULT_STOP_DELAY, (n) => n > 0);
   }
 
-  /** The users currently listed (other users typing, plus those kept for `MIN_SHOWN`). */
+  /** The users currently listed: others typing, plus those who just stopped, kept about a second so the line does not flicker. */
   get typingUsers(): readonly PresenceUser[] {
     return [...this.__shown.values()].map((s) => s.user);
   }

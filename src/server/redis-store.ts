@@ -52,7 +52,7 @@ export interface RedisStoreOptions {
   instanceTimeout?: number;
   /** Where the store logs (one line per Redis outage and recovery). Default `console`. */
   logger?: Logger;
-  /** More ioredis options (TLS, Sentinel...). `lazyConnect` and the offline queue are set by the store. */
+  /** More ioredis options (TLS, timeouts...). `lazyConnect`, the offline queue and retries are set by the store. */
   redisOptions?: RedisOptions;
 }
 
