@@ -5,6 +5,7 @@
 import { chromeLauncher } from '@web/test-runner-chrome';
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { defaultReporter } from '@web/test-runner';
+import { CHROMIUM_ARGS } from './test/helpers/chromium.ts';
 
 const inCI = process.env.CI === 'true';
 
@@ -221,15 +222,7 @@ export default {
     chromeLauncher({
       launchOptions: {
         headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-dev-shm-usage',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
+        args: [...CHROMIUM_ARGS],
       },
     }),
   ],

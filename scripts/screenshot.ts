@@ -17,11 +17,11 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
+import { launchChromium } from '../test/helpers/chromium.js';
 import { startDemo, type DemoServer } from '../demo/serve.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const CHROMIUM = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 const TIMEOUT = 30_000;
 
 /** Bo's picture: a person on a gradient, as an SVG data URL (no network needed). */
@@ -137,21 +137,7 @@ async function main(): Promise<void> {
   let browser: Browser | undefined;
   try {
     demo = await startDemo({ port: 0, host: '127.0.0.1' });
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--font-render-hinting=none',
-      ],
-    });
+    browser = await launchChromium(['--font-render-hinting=none']);
     let clip: Clip | undefined;
     // Vite reloads the pages when a watched source changes mid-run: start the scene again
     for (let attempt = 1; !clip; attempt++) {

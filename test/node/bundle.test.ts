@@ -11,12 +11,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'vite';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { BUNDLE_ENTRY, libraryBuild } from '../../vite.config.js';
 import { createPresenceServer } from '../../src/server/index.js';
 import { silentLogger } from '../helpers/server.js';
 
-const CHROMIUM = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 
 function page(presenceUrl: string, user: string, scripts: string[]): string {
   return `<!doctype html>
@@ -98,11 +98,7 @@ test('the script-tag bundle works on a plain page, and loads twice harmlessly', 
   http = await startStatic(bundle, presenceUrl);
   const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
 
   const ada = await open(browser, `${base}/page.html?user=ada`);
   const bo = await open(browser, `${base}/twice.html?user=bo`);

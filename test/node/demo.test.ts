@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { startDemo, type DemoServer } from '../../demo/serve.js';
 
-const CHROMIUM = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 
 /** The first message on a socket, or the HTTP status that refused the upgrade. */
 function firstMessage(url: string, options: { origin?: string; protocol?: string } = {}): Promise<{ status?: number; message?: string }> {
@@ -67,11 +67,7 @@ test('the demo server serves the page, the presence socket and Vite HMR on one o
   });
 
   await t.test('two windows of the demo are two users who see each other', async () => {
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
     const errors: string[] = [];
     const pages = [];
     for (const user of ['ada', 'bo']) {

@@ -10,11 +10,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { startDemo, type DemoServer } from '../../demo/serve.js';
 import type { PresenceServer } from '../../src/server/index.js';
 
-const CHROMIUM = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 const WAIT = 10_000;
 
 /** What a person sees on a demo page (avatars by their accessible names). */
@@ -138,19 +138,7 @@ test('the plain HTML, Vue 3 and Svelte 5 demos, each with two users', { timeout:
     assert.doesNotMatch(code, /^import\s|from\s*["']lit["']/m, 'one self-contained module');
   });
 
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 
   for (const framework of ['Plain HTML', 'Vue 3', 'Svelte 5']) {
     await t.test(`${framework}: two users see each other, typing, status, a room switch and the event-fed list`, { timeout: 45_000 }, async () => {
