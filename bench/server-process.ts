@@ -2,7 +2,7 @@
  * A server under test in a process of its own, started by `target.ts` with
  * `--expose-gc` so that its memory can be measured after a forced collection.
  *
- * Requests (over IPC): `start {kind, serverOptions, store, redisUrl, profileTo}` → `{url}`;
+ * Requests (over IPC): `start {kind, serverOptions, store, redisUrl, redisPrefix, profileTo}` → `{url}`;
  * `memory` → `MemorySample` after GC; `cpu` → CPU time used so far, in µs;
  * `profile-stop` → writes the CPU profile, if one was asked for (called before the clients
  * go, so that it shows the load only); `close` → closes the server and exits.
@@ -22,9 +22,12 @@ export interface ServerProcessConfig {
    * passed to `createPresenceServer`; for bare, `BareServerOptions`.
    */
   serverOptions: Record<string, unknown>;
-  /** Storage of our server; `redis` is the seam for issue 4. */
+  /** Storage of our server: in memory, or Redis shared by every instance of one target. */
   store: 'memory' | 'redis';
+  /** With `store: 'redis'`: the Redis to use. */
   redisUrl?: string;
+  /** With `store: 'redis'`: the key prefix, one per target so that runs never see each other's keys. */
+  redisPrefix?: string;
   /** When set, a CPU profile of the serving time (not start-up) is written to this file. */
   profileTo?: string;
 }
@@ -54,10 +57,7 @@ const silentLogger = { info() {}, warn() {}, error() {} };
 export const benchServerDefaults: Partial<PresenceServerOptions> = {};
 
 async function createOurs(config: ServerProcessConfig): Promise<ServerLike> {
-  if (config.store === 'redis') {
-    // Seam for issue 4: build the Redis store from config.redisUrl and pass it as `store`.
-    throw new Error('--store redis is not wired yet (issue 4)');
-  }
+  if (config.store === 'redis' && !config.redisUrl) throw new Error('store redis needs a redisUrl');
   // Imported lazily so that the bare baseline runs even when our server fails to load.
   const { createPresenceServer } = await import('../src/server/index.js');
   const given = config.serverOptions as Partial<PresenceServerOptions>;
@@ -65,6 +65,7 @@ async function createOurs(config: ServerProcessConfig): Promise<ServerLike> {
     ...benchServerDefaults,
     ...given,
     limits: { ...benchServerDefaults.limits, ...given.limits },
+    ...(config.store === 'redis' ? { redis: { url: config.redisUrl!, prefix: config.redisPrefix } } : {}),
     logger: silentLogger,
   });
 }

@@ -3,8 +3,8 @@
  * (`server-process.ts`, with `--expose-gc`), so that both servers run under the same
  * conditions and neither shares a core's event loop with the load generator.
  *
- * This is the seam for later stores: `instances: 2` with `store: 'redis'` starts two
- * processes on one Redis and the bench spreads clients over `urls`.
+ * `instances: 2` with `store: 'redis'` starts two processes on one Redis (with a key prefix
+ * of their own) and the bench spreads clients over `urls`.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ export interface TargetOptions {
   serverOptions?: Record<string, unknown>;
   /** Store of our server. Default `memory`. */
   store?: 'memory' | 'redis';
+  /** Required with `store: 'redis'`. */
   redisUrl?: string;
   /** Extra Node flags for the server processes. */
   nodeArgs?: string[];
@@ -43,11 +44,14 @@ export interface Target {
 }
 
 const serverEntry = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+let targetCount = 0;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Starts `kind` as configured; rejects (after cleaning up) if any instance fails. */
 export async function startTarget(kind: TargetKind, options: TargetOptions = {}): Promise<Target> {
   const instances = options.instances ?? 1;
+  // every target on a fresh key prefix: a previous target's leftovers (or another run's) stay out of sight
+  const redisPrefix = `mesh-bench-${process.pid}-${++targetCount}:`;
   const peers: IpcPeer[] = [];
   const close = async () => {
     await Promise.all(
@@ -73,6 +77,7 @@ export async function startTarget(kind: TargetKind, options: TargetOptions = {})
         serverOptions: options.serverOptions ?? {},
         store: options.store ?? 'memory',
         redisUrl: options.redisUrl,
+        redisPrefix,
         profileTo: options.profilePath ? `${options.profilePath}-${i + 1}.cpuprofile` : undefined,
       };
       const { url } = await peer.request<{ url: string }>('start', config, 30_000);

@@ -73,6 +73,11 @@ export function fmt(value: number | undefined, decimals = 1): string {
   });
 }
 
+/**
+ * A table row. `bare` is the baseline column and `ours` the measured one: bare `ws` vs our
+ * server by default, our server on the memory store vs on Redis with `--stores` (the
+ * column headers say which, see `renderTable`).
+ */
 export interface Row {
   label: string;
   bare?: number;
@@ -85,9 +90,14 @@ export interface Row {
 }
 
 /** Renders one scenario table; returns the verdicts so the summary can count them. */
-export function renderTable(title: string, rows: Row[], short = title): { text: string; verdicts: Array<{ label: string; pass: boolean }> } {
+export function renderTable(
+  title: string,
+  rows: Row[],
+  short = title,
+  columns: { bare: string; ours: string } = { bare: 'bare', ours: 'ours' },
+): { text: string; verdicts: Array<{ label: string; pass: boolean }> } {
   const verdicts: Array<{ label: string; pass: boolean }> = [];
-  const header = ['', 'bare', 'ours', 'ours/bare', 'target', ''];
+  const header = ['', columns.bare, columns.ours, `${columns.ours}/${columns.bare}`, 'target', ''];
   const lines: string[][] = [header];
   for (const row of rows) {
     const decimals = row.decimals ?? 1;
@@ -109,7 +119,7 @@ export function renderTable(title: string, rows: Row[], short = title): { text: 
         if (value === undefined) continue;
         const pass = value === row.target.equals;
         if (side === 'ours' || !pass) {
-          verdict = [verdict, `${side === 'bare' ? 'bare ' : ''}${pass ? 'PASS' : 'MISS'}`].filter(Boolean).join(', ');
+          verdict = [verdict, `${side === 'bare' ? `${columns.bare} ` : ''}${pass ? 'PASS' : 'MISS'}`].filter(Boolean).join(', ');
         }
         if (side === 'ours') verdicts.push({ label: `${short}: ${row.label}`, pass });
       }
