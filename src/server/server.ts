@@ -793,9 +793,16 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     const subs = this.#subscribers.get(event.roomName);
     if (!subs) return;
     const view = this.#views?.get(event.roomName);
+    // After Redis lost its data, instances register their live members again, each with a
+    // `join`: subscribers that already have the member must not hear it join twice (a stock
+    // Mesh client would list it twice).
+    let known = false;
     if (view) {
       if (view.pending) view.pending.push(event);
-      else if (event.seq > view.seq) applyToView(view, event);
+      else if (event.seq > view.seq) {
+        known = event.type === 'join' && view.members.has(event.connectionId);
+        applyToView(view, event);
+      }
     }
     let frame: Buffer | undefined;
     let buffered = false;
@@ -803,6 +810,8 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
       if (typeof since !== 'number') {
         since.push(event);
         buffered = true;
+      } else if (known) {
+        subs.set(conn, Math.max(since, event.seq));
       } else if (event.seq > since) {
         frame ??= this.#encodeEvent(event);
         conn.send(frame);

@@ -124,6 +124,7 @@ describe('Redis restarts empty mid-session', { skip: redisSkip }, () => {
       );
       const { view, duplicateJoins } = replay(snapshot, updates);
       assert.deepEqual(view, truth, `subscriber on ${name} (subscribed all along): its view converged to the truth`);
+      assert.equal(duplicateJoins, 0, `subscriber on ${name}: no join of a member it already had (a stock Mesh client would list it twice)`);
       console.log(
         `subscriber on ${name} got, after the outage: ${afterOutage.map((f) => f.payload.type).join(', ') || 'nothing'} ` +
           `(${duplicateJoins} join(s) of members it already had)`,
