@@ -200,8 +200,13 @@ export function roomNameProblem(roomName: unknown, maxLength = MAX_ROOM_NAME_LEN
   if (typeof roomName !== 'string') return 'roomName must be a string';
   if (roomName.length === 0) return 'roomName must not be empty';
   if (roomName.length > maxLength) return `roomName must be at most ${maxLength} characters`;
+  // A lone surrogate is not text: stores that encode names as UTF-8 (Redis) would turn
+  // different names into one.
+  if (LONE_SURROGATE.test(roomName)) return 'roomName must be well-formed Unicode (it has a lone surrogate)';
   return null;
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Why an `expireAfter` value is unacceptable, or `null` when it is fine (or absent). */
 export function expireAfterProblem(expireAfter: unknown): string | null {

@@ -167,8 +167,12 @@ async function joinRoom(conn: Connection, payload: unknown, core: ServerCore): P
 async function leaveRoom(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
   const roomName = roomOf(payload, core.limits);
   // Leaving a room one is not in reaches the wanted end state: success, as Mesh answers.
-  await core.store.leave(roomName, conn.id);
-  conn.rooms?.delete(roomName);
+  try {
+    await core.store.leave(roomName, conn.id);
+  } finally {
+    // Out in any case: a store that could not be reached removes it when it is back.
+    conn.rooms?.delete(roomName);
+  }
   return { success: true };
 }
 

@@ -80,7 +80,7 @@ export class MemoryStore implements PresenceStore {
     }
     const member: Member = { state: null, stateTimer: undefined, ttlTimer: undefined };
     if (options.ttl && options.ttl > 0) {
-      member.ttlTimer = setTimeout(() => this.#removeMember(roomName, connectionId), options.ttl);
+      member.ttlTimer = setTimeout(() => this.#removeMember(roomName, connectionId, 'expired'), options.ttl);
       member.ttlTimer.unref();
     }
     members.set(connectionId, member);
@@ -191,7 +191,7 @@ export class MemoryStore implements PresenceStore {
     this.#handlers.clear();
   }
 
-  #removeMember(roomName: string, connectionId: string): boolean {
+  #removeMember(roomName: string, connectionId: string, reason: 'left' | 'expired' = 'left'): boolean {
     const members = this.#rooms.get(roomName);
     const member = members?.get(connectionId);
     if (!members || !member) return false;
@@ -200,7 +200,7 @@ export class MemoryStore implements PresenceStore {
     members.delete(connectionId);
     if (members.size === 0) this.#rooms.delete(roomName);
     this.#connections.get(connectionId)?.rooms.delete(roomName);
-    this.#emit({ type: 'leave', roomName, connectionId, timestamp: Date.now(), seq: ++this.#seq });
+    this.#emit({ type: 'leave', roomName, connectionId, timestamp: Date.now(), seq: ++this.#seq, reason });
     return true;
   }
 

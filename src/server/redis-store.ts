@@ -24,6 +24,13 @@
  *   every second as a fallback.
  * - Events missed while the pub/sub connection was down: `onResync` handlers are told,
  *   after a settling delay, to compare their subscribers' view with fresh snapshots.
+ * - Replies and events travel on two connections, so an event can arrive after the reply
+ *   to a later command. The local record therefore changes on replies; from events it
+ *   takes only what Redis decided alone (an expired ttl or state), and only when the event
+ *   is newer (by seq) than the record's last change. Commands and resyncs of one
+ *   connection run one after another.
+ * - A stalled Redis (or a restart from a snapshot) shows as a gap in everyone's
+ *   heartbeats: nobody is swept until live instances had the time to beat again.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -75,8 +82,10 @@ interface LocalMembership {
   ttl: number;
   /** State JSON, or null. */
   state: string | null;
-  /** Local time at which the state expires (0: never). */
+  /** `performance.now()` at which the state expires (0: never). */
   expiresAt: number;
+  /** Seq of the last change this instance made to the membership (join, state, sync). */
+  seq: number;
 }
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
@@ -84,22 +93,27 @@ type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>;
 /** The shape of a message on the events channel (written by the scripts). */
 interface WireEvent {
   t: 'join' | 'leave' | 'state' | 'meta';
-  rooms?: string[];
   r: string;
   c: string;
   s: number;
   ts: number;
   x?: unknown;
+  /** Why a leave (or a `state: null`) happened: `left`, `expired`, `swept`. */
+  w?: 'left' | 'expired' | 'swept';
+  rooms?: string[];
 }
 
 const EXPIRE_BATCH = 200;
 const SWEEP_BATCH = 200;
 const SYNC_CHUNK = 100;
+const METADATA_CACHE_LIMIT = 100_000;
 
 export class RedisStore implements PresenceStore {
   readonly instanceId: string;
   readonly prefix: string;
   readonly instanceTimeout: number;
+  readonly #beat: number;
+  readonly #stale: number;
   readonly #logger: Logger;
   readonly #redis: Redis;
   readonly #subscriber: Redis;
@@ -107,6 +121,8 @@ export class RedisStore implements PresenceStore {
   readonly #resyncHandlers = new Set<() => void>();
   readonly #metadataHandlers = new Set<(connectionId: string, metadata: Metadata | null, rooms: string[]) => void>();
   readonly #local = new Map<string, LocalConnection>();
+  /** Per connection, the tail of its operations: they run one after another. */
+  readonly #chains = new Map<string, Promise<unknown>>();
   /** Instance ids whose connections this store registered (usually only its own). */
   readonly #instances = new Set<string>();
   /**
@@ -115,15 +131,20 @@ export class RedisStore implements PresenceStore {
    */
   readonly #metadataCache = new Map<string, { json: string; value: Metadata }>();
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #busy = new Set<string>();
   #expiryTimer: NodeJS.Timeout | undefined;
   #expiryAt = Infinity;
   #readySince = 0;
   #down = false;
   #everReady = false;
   #closed = false;
+  /** A command timed out: Redis may have applied it, so the record must be written again. */
+  #dirty = false;
   #resyncing: Promise<void> | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
   readonly #ready: Promise<void>;
+  #rejectReady: ((err: Error) => void) | undefined;
 
   constructor(options: RedisStoreOptions) {
     if (typeof options?.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
@@ -134,6 +155,8 @@ export class RedisStore implements PresenceStore {
     if (!Number.isFinite(this.instanceTimeout) || this.instanceTimeout < 100) {
       throw new TypeError(`mesh-presence: instanceTimeout must be a number >= 100 (ms), got ${String(options.instanceTimeout)}`);
     }
+    this.#beat = Math.max(20, Math.round(this.instanceTimeout / 5));
+    this.#stale = Math.round(this.instanceTimeout * 0.7);
     this.#logger = options.logger ?? console;
     this.instanceId = randomBytes(9).toString('base64url');
     const base: RedisOptions = {
@@ -147,7 +170,12 @@ export class RedisStore implements PresenceStore {
       // outage every live instance is back and beating before anyone judges it.
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000, Math.max(50, this.instanceTimeout / 10)),
     };
-    this.#redis = new Redis(options.url, { ...base, connectionName: `mesh-presence:${this.instanceId}` });
+    this.#redis = new Redis(options.url, {
+      // a stalled Redis answers nothing: fail the command rather than hang the client
+      commandTimeout: Math.max(1_000, this.#beat * 2),
+      ...base,
+      connectionName: `mesh-presence:${this.instanceId}`,
+    });
     this.#subscriber = new Redis(options.url, { ...base, connectionName: `mesh-presence-events:${this.instanceId}` });
     for (const [name, source] of Object.entries(SCRIPTS)) this.#redis.defineCommand(name, source);
 
@@ -164,20 +192,23 @@ export class RedisStore implements PresenceStore {
 
     // Resolves at the first moment both connections work and the channel is subscribed;
     // while Redis is unreachable ioredis keeps retrying (and #onError said so once).
-    this.#ready = Promise.all([
-      new Promise<void>((resolve) => this.#redis.once('ready', () => resolve())),
-      new Promise<void>((resolve) =>
-        this.#subscriber.once('ready', () => {
-          this.#subscriber.subscribe(`${this.prefix}events`).then(() => resolve(), (err: Error) => this.#onError(err));
-        }),
-      ),
-    ]).then(() => undefined);
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#rejectReady = reject;
+      let pending = 2;
+      const done = (): void => {
+        if (--pending === 0) resolve();
+      };
+      this.#redis.once('ready', done);
+      this.#subscriber.once('ready', () => {
+        this.#subscriber.subscribe(`${this.prefix}events`).then(done, (err: Error) => this.#onError(err));
+      });
+    });
+    this.#ready.catch(() => {});
     this.#redis.connect().catch(() => {});
     this.#subscriber.connect().catch(() => {});
-    const beat = Math.max(20, Math.round(this.instanceTimeout / 5));
-    this.#timers.push(setInterval(() => void this.#heartbeat(), beat));
-    this.#timers.push(setInterval(() => void this.#sweep(), beat));
-    this.#timers.push(setInterval(() => void this.#expireDue(), Math.min(1_000, beat)));
+    this.#timers.push(setInterval(() => this.#exclusive('heartbeat', () => this.#heartbeat()), this.#beat));
+    this.#timers.push(setInterval(() => this.#exclusive('sweep', () => this.#sweep()), this.#beat));
+    this.#timers.push(setInterval(() => this.#exclusive('expire', () => this.#expireDue()), Math.min(1_000, this.#beat)));
     for (const timer of this.#timers) timer.unref();
   }
 
@@ -207,12 +238,15 @@ export class RedisStore implements PresenceStore {
   }
 
   async addConnection(connectionId: string, metadata: Metadata | null, instanceId: string): Promise<void> {
-    const fresh = !this.#instances.has(instanceId);
-    this.#instances.add(instanceId);
-    if (fresh) await this.#run('meshHeartbeat', instanceId);
+    if (!this.#instances.has(instanceId)) {
+      await this.#run('meshHeartbeat', instanceId, this.#beat, this.#stale);
+      this.#instances.add(instanceId);
+    }
     this.#local.set(connectionId, { instanceId, metadata, rooms: new Map() });
     try {
-      await this.#run('meshAddConnection', connectionId, instanceId, metadataJson(metadata));
+      await this.#serial(connectionId, () =>
+        this.#run('meshAddConnection', connectionId, instanceId, metadataJson(metadata)),
+      );
     } catch (err) {
       this.#local.delete(connectionId);
       throw err;
@@ -225,7 +259,7 @@ export class RedisStore implements PresenceStore {
     this.#local.delete(connectionId);
     this.#metadataCache.delete(connectionId);
     try {
-      return (await this.#run('meshRemoveConnection', connectionId)) as string[];
+      return (await this.#serial(connectionId, () => this.#run('meshRemoveConnection', connectionId))) as string[];
     } catch (err) {
       if (err instanceof StoreUnavailableError) return local ? [...local.rooms.keys()] : [];
       throw err;
@@ -239,27 +273,47 @@ export class RedisStore implements PresenceStore {
     return this.#parseMetadata(connectionId, json);
   }
 
-  async setConnectionMetadata(connectionId: string, metadata: Metadata | null): Promise<boolean> {
-    const ok = (await this.#run('meshSetConnectionMetadata', connectionId, metadataJson(metadata))) === 1;
-    const local = this.#local.get(connectionId);
-    if (ok && local) local.metadata = metadata;
-    return ok;
+  setConnectionMetadata(connectionId: string, metadata: Metadata | null): Promise<boolean> {
+    return this.#serial(connectionId, async () => {
+      const local = this.#local.get(connectionId);
+      const ok = (await this.#run('meshSetConnectionMetadata', connectionId, metadataJson(metadata))) === 1;
+      if (local) {
+        local.metadata = metadata;
+        // Redis lost the connection (data lost, or this instance swept): write it again.
+        if (!ok) await this.#syncConnection(connectionId);
+        return true;
+      }
+      return ok;
+    });
   }
 
-  async join(roomName: string, connectionId: string, options: JoinOptions = {}): Promise<boolean> {
+  join(roomName: string, connectionId: string, options: JoinOptions = {}): Promise<boolean> {
     const ttl = options.ttl && options.ttl > 0 ? Math.round(options.ttl) : 0;
-    const result = (await this.#run('meshJoin', roomName, connectionId, ttl)) as number;
-    const local = this.#local.get(connectionId);
-    if (local && result >= 0 && !local.rooms.has(roomName)) {
-      local.rooms.set(roomName, { ttl, state: null, expiresAt: 0 });
-    }
-    return result === 1;
+    return this.#serial(connectionId, async () => {
+      const result = (await this.#run('meshJoin', roomName, connectionId, ttl)) as number;
+      const local = this.#local.get(connectionId);
+      if (!local) return result > 0;
+      const membership = local.rooms.get(roomName);
+      if (membership) {
+        if (result > 0) membership.seq = result;
+      } else {
+        local.rooms.set(roomName, { ttl, state: null, expiresAt: 0, seq: Math.max(result, 0) });
+      }
+      if (result === -1) {
+        // Redis does not know the connection (lost data, or swept): register it with its rooms.
+        await this.#syncConnection(connectionId);
+        return true;
+      }
+      return result > 0;
+    });
   }
 
-  async leave(roomName: string, connectionId: string): Promise<boolean> {
-    const left = (await this.#run('meshLeave', roomName, connectionId)) === 1;
-    this.#local.get(connectionId)?.rooms.delete(roomName);
-    return left;
+  leave(roomName: string, connectionId: string): Promise<boolean> {
+    return this.#serial(connectionId, async () => {
+      // The client wants out whatever happens: if Redis is away, the resync removes it.
+      this.#local.get(connectionId)?.rooms.delete(roomName);
+      return (await this.#run('meshLeave', roomName, connectionId)) === 1;
+    });
   }
 
   async refresh(roomName: string, connectionId: string): Promise<boolean> {
@@ -292,33 +346,45 @@ export class RedisStore implements PresenceStore {
     return { present: ids, states, metadata, seq: Number(seq) };
   }
 
-  async setState(
-    roomName: string,
-    connectionId: string,
-    state: PresenceState,
-    options: SetStateOptions = {},
-  ): Promise<boolean> {
+  setState(roomName: string, connectionId: string, state: PresenceState, options: SetStateOptions = {}): Promise<boolean> {
     const json = JSON.stringify(state);
     const expireAfter = options.expireAfter && options.expireAfter > 0 ? Math.round(options.expireAfter) : 0;
-    const ok =
-      (await this.#run('meshSetState', roomName, connectionId, json, expireAfter, options.silent ? '1' : '0')) === 1;
-    const membership = this.#local.get(connectionId)?.rooms.get(roomName);
-    if (ok && membership) {
-      membership.state = json;
-      membership.expiresAt = expireAfter ? Date.now() + expireAfter : 0;
-    }
-    if (ok && expireAfter) this.#scheduleExpiry(expireAfter);
-    return ok;
+    return this.#serial(connectionId, async () => {
+      const membership = this.#local.get(connectionId)?.rooms.get(roomName);
+      const run = (): Promise<number> =>
+        this.#run('meshSetState', roomName, connectionId, json, expireAfter, options.silent ? '1' : '0') as Promise<number>;
+      let seq = await run();
+      if (seq === 0 && membership) {
+        // We know it joined; Redis does not (lost data, or swept): write it again, then retry.
+        await this.#syncConnection(connectionId);
+        seq = await run();
+      }
+      if (seq > 0 && membership) {
+        membership.state = json;
+        membership.expiresAt = expireAfter ? performance.now() + expireAfter : 0;
+        membership.seq = seq;
+      }
+      if (seq > 0 && expireAfter) this.#scheduleExpiry(expireAfter);
+      return seq > 0;
+    });
   }
 
-  async clearState(roomName: string, connectionId: string): Promise<boolean> {
-    const ok = (await this.#run('meshClearState', roomName, connectionId)) === 1;
-    const membership = this.#local.get(connectionId)?.rooms.get(roomName);
-    if (ok && membership) {
-      membership.state = null;
-      membership.expiresAt = 0;
-    }
-    return ok;
+  clearState(roomName: string, connectionId: string): Promise<boolean> {
+    return this.#serial(connectionId, async () => {
+      const seq = (await this.#run('meshClearState', roomName, connectionId)) as number;
+      const membership = this.#local.get(connectionId)?.rooms.get(roomName);
+      if (membership) {
+        // cleared in any case: if Redis lost the member, the resync writes it without state
+        membership.state = null;
+        membership.expiresAt = 0;
+        if (seq > 0) membership.seq = seq;
+        if (seq === 0) {
+          await this.#syncConnection(connectionId);
+          return true;
+        }
+      }
+      return seq > 0;
+    });
   }
 
   async getRoomMetadata(roomName: string): Promise<Metadata | null> {
@@ -339,13 +405,14 @@ export class RedisStore implements PresenceStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     clearTimeout(this.#expiryTimer);
     clearTimeout(this.#resyncTimer);
+    clearTimeout(this.#retryTimer);
     this.#handlers.clear();
     this.#resyncHandlers.clear();
     this.#metadataHandlers.clear();
+    this.#rejectReady?.(new Error('the store was closed before Redis answered'));
     // A clean shutdown: what is left of this instance's connections leaves now, and its
     // heartbeat goes, so nobody has to wait for the sweep.
     if (this.#redis.status === 'ready') {
@@ -358,7 +425,9 @@ export class RedisStore implements PresenceStore {
         this.#logger.warn('mesh-presence: could not clean up in Redis on close:', (err as Error).message);
       }
     }
+    this.#closed = true;
     this.#local.clear();
+    this.#metadataCache.clear();
     this.#redis.disconnect();
     this.#subscriber.disconnect();
   }
@@ -367,6 +436,28 @@ export class RedisStore implements PresenceStore {
 
   #key(suffix: string): string {
     return this.prefix + suffix;
+  }
+
+  /** Runs `fn` after the connection's previous operations (and resync) have finished. */
+  #serial<T>(connectionId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#chains.get(connectionId);
+    const result = previous ? previous.then(fn, fn) : fn();
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.#chains.set(connectionId, tail);
+    void tail.then(() => {
+      if (this.#chains.get(connectionId) === tail) this.#chains.delete(connectionId);
+    });
+    return result;
+  }
+
+  /** Runs a periodic task unless its previous run is still going (a slow Redis would pile them up). */
+  #exclusive(name: string, task: () => Promise<void>): void {
+    if (this.#busy.has(name) || this.#closed) return;
+    this.#busy.add(name);
+    void task().finally(() => this.#busy.delete(name));
   }
 
   /** Runs a script with the prefix as its first argument. */
@@ -382,7 +473,10 @@ export class RedisStore implements PresenceStore {
     try {
       return await fn();
     } catch (err) {
-      if (isConnectionError(err)) throw new StoreUnavailableError(err);
+      if (isConnectionError(err)) {
+        if (/timed out/i.test((err as Error).message)) this.#dirty = true;
+        throw new StoreUnavailableError(err);
+      }
       throw err;
     }
   }
@@ -392,8 +486,8 @@ export class RedisStore implements PresenceStore {
     const cached = this.#metadataCache.get(connectionId);
     if (cached?.json === json) return cached.value;
     const value = JSON.parse(json) as Metadata;
-    // Only for connections someone looks at; bounded by the connections of the rooms read.
-    if (this.#metadataCache.size < 100_000) this.#metadataCache.set(connectionId, { json, value });
+    if (this.#metadataCache.size >= METADATA_CACHE_LIMIT) this.#metadataCache.clear();
+    this.#metadataCache.set(connectionId, { json, value });
     return value;
   }
 
@@ -405,20 +499,29 @@ export class RedisStore implements PresenceStore {
       return;
     }
     let event: StoreEvent;
+    const local = this.#local.get(wire.c);
     if (wire.t === 'join') {
-      const json = wire.x === null || wire.x === undefined ? null : JSON.stringify(wire.x);
-      const metadata = json ? this.#parseMetadata(wire.c, json) : null;
+      const metadata = wire.x === null || wire.x === undefined ? null : this.#parseMetadata(wire.c, JSON.stringify(wire.x));
       event = { type: 'join', roomName: wire.r, connectionId: wire.c, metadata, timestamp: wire.ts, seq: wire.s };
     } else if (wire.t === 'leave') {
       event = { type: 'leave', roomName: wire.r, connectionId: wire.c, timestamp: wire.ts, seq: wire.s };
-      // e.g. a ttl expiry run by another instance: keep the local record true
-      this.#local.get(wire.c)?.rooms.delete(wire.r);
+      if (wire.w) event.reason = wire.w;
+      if (!local) {
+        this.#metadataCache.delete(wire.c);
+      } else if (wire.w === 'expired') {
+        // Redis decided alone (ttl): keep the record true, unless we changed it since.
+        const membership = local.rooms.get(wire.r);
+        if (membership && wire.s > membership.seq) local.rooms.delete(wire.r);
+      } else if (wire.w === 'swept') {
+        // Judged dead while alive (paused, cut off): our record still holds the truth.
+        this.#resyncSoon();
+      }
     } else if (wire.t === 'state') {
       const state = (wire.x ?? null) as PresenceState | null;
       event = { type: 'state', roomName: wire.r, connectionId: wire.c, state, timestamp: wire.ts, seq: wire.s };
-      if (state === null) {
-        const membership = this.#local.get(wire.c)?.rooms.get(wire.r);
-        if (membership) {
+      if (wire.w === 'expired') {
+        const membership = local?.rooms.get(wire.r);
+        if (membership && wire.s > membership.seq) {
           membership.state = null;
           membership.expiresAt = 0;
         }
@@ -442,7 +545,7 @@ export class RedisStore implements PresenceStore {
   }
 
   #onReady(): void {
-    this.#readySince = Date.now();
+    this.#readySince = performance.now();
     const wasDown = this.#down;
     this.#down = false;
     if (!this.#everReady) {
@@ -450,7 +553,7 @@ export class RedisStore implements PresenceStore {
       if (wasDown) this.#logger.info('mesh-presence: connected to Redis');
       return;
     }
-    if (wasDown) this.#logger.info('mesh-presence: Redis is back; registering this instance\'s live connections again');
+    if (wasDown) this.#logger.info("mesh-presence: Redis is back; registering this instance's live connections again");
     void this.#resync();
   }
 
@@ -459,12 +562,14 @@ export class RedisStore implements PresenceStore {
     try {
       let lost = false;
       for (const instanceId of this.#instances) {
-        if ((await this.#run('meshHeartbeat', instanceId)) === 0) lost = true;
+        if ((await this.#run('meshHeartbeat', instanceId, this.#beat, this.#stale)) === 0) lost = true;
       }
       if (lost) {
-        this.#logger.warn('mesh-presence: this instance\'s record was missing in Redis (data lost, or swept as dead); registering its connections again');
-        await this.#resync();
+        this.#logger.warn(
+          "mesh-presence: this instance's record was missing in Redis (data lost, or swept as dead); registering its connections again",
+        );
       }
+      if (lost || this.#dirty) await this.#resync();
     } catch {
       // Redis went away meanwhile: the ready handler resyncs
     }
@@ -473,12 +578,11 @@ export class RedisStore implements PresenceStore {
   /** Removes the connections of instances that stopped beating. */
   async #sweep(): Promise<void> {
     if (this.#redis.status !== 'ready' || this.#resyncing) return;
-    const stale = Math.round(this.instanceTimeout * 0.7);
     // After an outage, give live instances the time to beat again before judging them.
-    if (Date.now() - this.#readySince < stale) return;
+    if (performance.now() - this.#readySince < this.#stale) return;
     try {
       for (let round = 0; round < 1_000; round++) {
-        const removed = (await this.#run('meshSweepInstances', stale, SWEEP_BATCH, ...this.#instances)) as number;
+        const removed = (await this.#run('meshSweepInstances', this.#stale, SWEEP_BATCH, this.#beat, ...this.#instances)) as number;
         if (removed === 0) break;
       }
     } catch {
@@ -504,7 +608,7 @@ export class RedisStore implements PresenceStore {
 
   /** A precise timer for a deadline this instance knows of (the interval is the fallback). */
   #scheduleExpiry(inMs: number): void {
-    const at = Date.now() + inMs;
+    const at = performance.now() + inMs;
     if (at >= this.#expiryAt - 5 && this.#expiryTimer) return;
     clearTimeout(this.#expiryTimer);
     this.#expiryAt = at;
@@ -512,9 +616,19 @@ export class RedisStore implements PresenceStore {
     this.#expiryTimer = setTimeout(() => {
       this.#expiryTimer = undefined;
       this.#expiryAt = Infinity;
-      void this.#expireDue();
+      this.#exclusive('expire', () => this.#expireDue());
     }, inMs + 5);
     this.#expiryTimer.unref();
+  }
+
+  /** One resync for a burst of reasons (a sweep sends one leave per membership). */
+  #resyncSoon(): void {
+    if (this.#retryTimer) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#resync();
+    }, 50);
+    this.#retryTimer.unref();
   }
 
   /** Writes every live connection of this instance again and drops those Redis has too many of. */
@@ -526,31 +640,58 @@ export class RedisStore implements PresenceStore {
   }
 
   async #doResync(): Promise<void> {
+    this.#dirty = false;
+    let failed = 0;
     try {
       for (const instanceId of this.#instances) {
-        await this.#run('meshHeartbeat', instanceId);
+        await this.#run('meshHeartbeat', instanceId, this.#beat, this.#stale);
         const known = (await this.#call(() => this.#redis.smembers(this.#key(`i:${instanceId}:c`)))) as string[];
         const gone = known.filter((id) => this.#local.get(id)?.instanceId !== instanceId);
-        for (const id of gone) await this.#run('meshRemoveConnection', id);
+        for (const id of gone) await this.#serial(id, () => this.#run('meshRemoveConnection', id));
       }
-      const now = Date.now();
-      const entries = [...this.#local.entries()];
-      for (let i = 0; i < entries.length; i += SYNC_CHUNK) {
-        await Promise.all(
-          entries.slice(i, i + SYNC_CHUNK).map(([id, local]) => {
-            const rooms = [...local.rooms].map(([roomName, m]) => {
-              const expired = m.expiresAt !== 0 && m.expiresAt <= now;
-              return [roomName, expired || m.state === null ? '' : m.state, m.expiresAt ? Math.max(1, m.expiresAt - now) : 0, m.ttl];
-            });
-            return this.#run('meshSyncConnection', id, local.instanceId, metadataJson(local.metadata), JSON.stringify(rooms));
-          }),
+      const ids = [...this.#local.keys()];
+      for (let i = 0; i < ids.length; i += SYNC_CHUNK) {
+        const results = await Promise.allSettled(
+          ids.slice(i, i + SYNC_CHUNK).map((id) => this.#serial(id, () => this.#syncConnection(id))),
         );
+        failed += results.filter((r) => r.status === 'rejected').length;
       }
-      await this.#expireDue();
+      this.#exclusive('expire', () => this.#expireDue());
       this.#scheduleResync();
-    } catch (err) {
-      this.#logger.warn('mesh-presence: resynchronising with Redis failed, will retry:', (err as Error).message);
+    } catch {
+      failed++;
     }
+    if (failed > 0) {
+      this.#logger.warn(`mesh-presence: resynchronising with Redis left ${failed} connection(s) out; retrying`);
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        void this.#resync();
+      }, this.#beat);
+      this.#retryTimer.unref();
+    }
+  }
+
+  /**
+   * Makes Redis hold what the record says of one live connection (call it inside the
+   * connection's `#serial` chain, so that no command of it is in flight).
+   */
+  async #syncConnection(connectionId: string): Promise<void> {
+    const local = this.#local.get(connectionId);
+    if (!local) return;
+    const now = performance.now();
+    const rooms = [...local.rooms].map(([roomName, m]) => {
+      const expired = m.expiresAt !== 0 && m.expiresAt <= now;
+      return [roomName, expired || m.state === null ? '' : m.state, m.expiresAt ? Math.max(1, Math.round(m.expiresAt - now)) : 0, m.ttl];
+    });
+    const seq = (await this.#run(
+      'meshSyncConnection',
+      connectionId,
+      local.instanceId,
+      metadataJson(local.metadata),
+      JSON.stringify(rooms),
+    )) as number;
+    for (const membership of local.rooms.values()) membership.seq = Math.max(membership.seq, seq);
   }
 
   /**
@@ -574,7 +715,7 @@ function metadataJson(metadata: Metadata | null): string {
 function isConnectionError(err: unknown): boolean {
   const message = (err as Error)?.message ?? '';
   return (
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|MaxRetriesPerRequest/.test(
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|LOADING|READONLY|MaxRetriesPerRequest|Command timed out/.test(
       message,
     ) || (err as { name?: string })?.name === 'MaxRetriesPerRequestError'
   );

@@ -355,9 +355,11 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
         res.end(req.method === 'HEAD' ? undefined : body);
       },
       (err: unknown) => {
-        this.#logger.error('mesh-presence: health check failed:', err);
-        res.writeHead(503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'error' }));
+        // an unreachable store is said once by the store, not once per probe
+        if (!(err instanceof StoreUnavailableError)) this.#logger.error('mesh-presence: health check failed:', err);
+        res.writeHead(503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        const error = err instanceof StoreUnavailableError ? STORE_UNAVAILABLE : 'health check failed';
+        res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ status: 'error', error, connections: this.#connections.size }));
       },
     );
     return true;
@@ -776,11 +778,10 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
   #onStoreEvent(event: StoreEvent): void {
     this.#stats.events++;
     const local = this.#connections.get(event.connectionId);
-    if (local) {
-      // Keep the connection's mirror of its rooms true (e.g. after a ttl expiry).
-      if (event.type === 'leave') local.rooms?.delete(event.roomName);
-      else if (event.type === 'join') (local.rooms ??= new Set()).add(event.roomName);
-    }
+    // Keep the connection's mirror of its rooms true after a ttl expiry. Other changes come
+    // from its own commands (an event may arrive after the reply to a later command), and a
+    // `swept` leave of a live connection is repaired by the store.
+    if (local && event.type === 'leave' && event.reason === 'expired') local.rooms?.delete(event.roomName);
     if (event.type === 'join') {
       for (const hook of this.#joinHooks) {
         this.#safely(() => hook({ roomName: event.roomName, connectionId: event.connectionId, metadata: event.metadata }));
@@ -864,32 +865,44 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     if (!this.#views || this.#closing) return;
     for (const [roomName, view] of [...this.#views]) {
       if (view.pending) continue;
+      // What subscribers were told so far; events keep flowing to them (and into `pending`)
+      // while the snapshot is taken, since a later event may arrive before its reply.
+      const told: RoomView = { seq: view.seq, members: new Map(view.members), pending: null };
+      view.pending = [];
       let snapshot: RoomSnapshot;
       try {
         snapshot = await this.store.snapshot(roomName);
       } catch {
-        continue; // the next resync will come
+        // the next resync will come; meanwhile the view goes on from what was told
+        if (this.#views.get(roomName) === view) {
+          const pending = view.pending ?? [];
+          view.members = told.members;
+          view.seq = told.seq;
+          view.pending = null;
+          for (const event of pending) if (event.seq > view.seq) applyToView(view, event);
+        }
+        continue;
       }
-      if (this.#views.get(roomName) !== view || view.pending) continue;
+      if (this.#views.get(roomName) !== view) continue;
+      for (const event of view.pending ?? []) if (event.seq > told.seq) applyToView(told, event);
+      // The truth: the snapshot plus the events newer than it.
+      view.members = new Map();
+      this.#initView(view, snapshot);
       const timestamp = Date.now();
-      const seq = snapshot.seq;
+      const seq = view.seq;
       const events: StoreEvent[] = [];
-      for (const id of view.members.keys()) {
-        if (!(id in snapshot.metadata)) events.push({ type: 'leave', roomName, connectionId: id, timestamp, seq });
+      for (const id of told.members.keys()) {
+        if (!view.members.has(id)) events.push({ type: 'leave', roomName, connectionId: id, timestamp, seq });
       }
-      for (const id of snapshot.present) {
-        const state = snapshot.states[id] ?? null;
-        if (!view.members.has(id)) {
-          events.push({ type: 'join', roomName, connectionId: id, metadata: snapshot.metadata[id] ?? null, timestamp, seq });
+      for (const [id, state] of view.members) {
+        if (!told.members.has(id)) {
+          const metadata = snapshot.metadata[id] ?? null;
+          events.push({ type: 'join', roomName, connectionId: id, metadata, timestamp, seq });
           if (state) events.push({ type: 'state', roomName, connectionId: id, state, timestamp, seq });
-        } else if (JSON.stringify(view.members.get(id)) !== JSON.stringify(state)) {
+        } else if (JSON.stringify(told.members.get(id)) !== JSON.stringify(state)) {
           events.push({ type: 'state', roomName, connectionId: id, state, timestamp, seq });
         }
       }
-      view.members.clear();
-      view.seq = -1;
-      view.pending = [];
-      this.#initView(view, snapshot);
       const subs = this.#subscribers.get(roomName);
       if (!subs || events.length === 0) continue;
       this.#logger.info(`mesh-presence: room "${roomName}" resynchronised: ${events.length} missed change(s) sent`);

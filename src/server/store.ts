@@ -39,7 +39,19 @@ export type StoreEvent =
       timestamp: number;
       seq: number;
     }
-  | { type: 'leave'; roomName: string; connectionId: string; timestamp: number; seq: number }
+  | {
+      type: 'leave';
+      roomName: string;
+      connectionId: string;
+      timestamp: number;
+      seq: number;
+      /**
+       * Why, when the store knows: `left` (asked for, or the connection went), `expired`
+       * (its presence ttl ran out), `swept` (its server instance was judged dead). Only an
+       * `expired` leave tells a server something about its own connection it did not do.
+       */
+      reason?: 'left' | 'expired' | 'swept';
+    }
   | {
       type: 'state';
       roomName: string;
