@@ -34,7 +34,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Metadata, PresenceState } from '../protocol.js';
+import { roomNameProblem, type Metadata, type PresenceState } from '../protocol.js';
 import type { Logger } from './options.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import type {
@@ -288,6 +288,9 @@ export class RedisStore implements PresenceStore {
   }
 
   join(roomName: string, connectionId: string, options: JoinOptions = {}): Promise<boolean> {
+    // The server refuses these already; a direct caller must not get two names on one key.
+    const problem = roomNameProblem(roomName, Number.MAX_SAFE_INTEGER);
+    if (problem) return Promise.reject(new TypeError(`mesh-presence: ${problem}`));
     const ttl = options.ttl && options.ttl > 0 ? Math.round(options.ttl) : 0;
     return this.#serial(connectionId, async () => {
       const result = (await this.#run('meshJoin', roomName, connectionId, ttl)) as number;
