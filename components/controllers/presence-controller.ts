@@ -176,6 +176,11 @@ class Session {
    * throttled refresh) restarts the receiver-side typing timeout.
    */
   private readonly __typing = new Map<string, { state: PresenceState | null; at: number }>();
+  /**
+   * Per user: the `typingAt` stamp last seen. A state republished by a rejoin or a
+   * reconnect carries its old stamp: no refresh, so a stale typing flag stays gone.
+   */
+  private readonly __stamps = new Map<string, unknown>();
   private __users: PresenceUser[] = [];
   /** Wakes the merge when a typing flag goes stale. */
   private __timer: ReturnType<typeof setTimeout> | undefined;
@@ -326,7 +331,16 @@ class Session {
       for (const [id, state] of Object.entries(group.states)) {
         seen.add(id);
         let info = this.__typing.get(id);
-        if (info?.state !== state) this.__typing.set(id, (info = { state, at: state?.typing === true ? now : 0 }));
+        if (info?.state !== state) {
+          let at = 0;
+          if (state?.typing === true) {
+            // a client that does not stamp: every new state counts
+            const stamp = state.typingAt;
+            at = stamp === undefined || this.__stamps.get(group.id) !== stamp ? now : (info?.at ?? 0);
+            if (stamp !== undefined) this.__stamps.set(group.id, stamp);
+          }
+          this.__typing.set(id, (info = { state, at }));
+        }
         if (info!.at && now - info!.at < typingTimeout) {
           typing = true;
           wake = Math.min(wake, info!.at + typingTimeout);
@@ -335,6 +349,7 @@ class Session {
       return toPresenceUser(group, selfId, typing);
     });
     for (const id of this.__typing.keys()) if (!seen.has(id)) this.__typing.delete(id);
+    for (const user of this.__stamps.keys()) if (!this.__groups.some((g) => g.id === user)) this.__stamps.delete(user);
     clearTimeout(this.__timer);
     if (wake !== Infinity) this.__timer = setTimeout(() => this.recompute(), wake - now + 1);
     if (JSON.stringify(users) === JSON.stringify(this.__users)) return;

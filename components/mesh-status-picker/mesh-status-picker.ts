@@ -303,8 +303,18 @@ export class MeshStatusPicker extends LitElement {
   };
 
   private __onButtonKeydown = (event: KeyboardEvent): void => {
+    if (this._open && event.key === 'Escape') {
+      event.preventDefault();
+      this.__requestClose('escape');
+      return;
+    }
     if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
     event.preventDefault();
+    if (this._open) {
+      // open with focus here (a prevented close by toggle): the arrows lead back into the list
+      this.renderRoot.querySelector<HTMLElement>('[part~="listbox"]')?.focus();
+      return;
+    }
     this.show();
     const selected = this._options.findIndex((o) => o.value === this.value);
     if (selected < 0) this._active = event.key === 'ArrowDown' ? this.__step(-1, 1) : this.__step(this._options.length, -1);

@@ -66,7 +66,10 @@ export interface PresenceHandle<S extends PresenceState = PresenceState> {
   publish(state: S): Promise<boolean>;
   /** The local state last published here or in another tab, or `null`. */
   read(): S | null;
-  /** Clears the local state here, in storage, on the server and in the other tabs. */
+  /**
+   * Clears the local state here, in storage, on the server and in the other tabs. Like a
+   * `publish`, a clear superseded before it could be sent is not sent: it resolves `true`.
+   */
   clear(): Promise<boolean>;
   /** The list as last reported to `onUpdate`. */
   users(): PresenceUser<S>[];
@@ -177,6 +180,10 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
     if (connectionId !== undefined && connectionId === client.connectionId && fromRoom === room) return;
     void ready.then((r) => {
       if (!r.success || !join || disposed || client.isClosed) return;
+      // superseded (by this tab or a later message), or already sent by the start
+      if (state !== localState || (state !== null && state === started?.state)) return;
+      // a later publish of the start's state must go out again
+      started = undefined;
       if (state === null) void client.clearPresenceState(room);
       else void client.publishPresenceState(room, { state });
     });
@@ -458,6 +465,9 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
       broadcast(null);
       const r = await ready;
       if (!r.success || !join || disposed) return false;
+      if (localState !== null) return true; // superseded, as in publish
+      // a later publish of the start's state must go out again
+      started = undefined;
       return client.clearPresenceState(room);
     },
     users(): PresenceUser<S>[] {

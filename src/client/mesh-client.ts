@@ -158,8 +158,10 @@ interface Published {
 interface JoinedRoom {
   /** Callbacks given to `joinRoom`; `leaveRoom` removes them. */
   joinCallbacks: Set<PresenceCallback>;
-  /** The state a reconnect restores: the latest published (set when called, put back on refusal). */
+  /** The state a reconnect restores: the latest published (set when called, put back to `accepted` on refusal). */
   published?: Published;
+  /** The last state the server accepted (none: cleared or never set): what a refusal falls back to. */
+  accepted?: Published;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: ResultError };
@@ -191,6 +193,10 @@ const RESTART_JITTER = 250;
 
 const METADATA_STRATEGIES: ReadonlySet<string> = new Set(['replace', 'merge', 'deepMerge']);
 const NOOP = (): void => {};
+/** Value a parked publish is settled with when the restore sent a later state for it. */
+const RESTORED = { success: true };
+/** Value a parked publish is settled with when its room was left before it could go out. */
+const LEFT = { success: false };
 
 /**
  * A presence client speaking the Mesh wire protocol (see `PROTOCOL.md`), against our
@@ -459,13 +465,11 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     const willRetry = this.__opts.reconnect !== null || this.__suspended;
     for (const entry of [...this.__pending.values()]) {
       if (entry.gen !== null) this.__settle(entry, closedError(entry.command, 'the connection closed during restore'));
-      else if (entry.sentOn !== null) {
-        if (entry.retry && willRetry) {
-          // sent again on the next connection; a publish's state goes with the restore
-          entry.sentOn = null;
-          this.__park(entry);
-        } else this.__settle(entry, closedError(entry.command, 'the connection closed before the reply'));
-      } else if (!willRetry) this.__settle(entry, closedError(entry.command, 'the connection closed'));
+      else if (willRetry && (entry.retry || entry.sentOn === null)) {
+        // sent again on the next connection; a publish's state goes with the restore
+        entry.sentOn = null;
+        this.__park(entry);
+      } else this.__settle(entry, closedError(entry.command, 'the connection closed'));
     }
     if (wasAssigned) {
       this._emit('disconnect', { code, reason });
@@ -712,9 +716,12 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     }, entry.timeout);
   }
 
-  /** Parks a publish or clear of a joined room while there is no connection (see `Pending.parked`). */
+  /**
+   * Parks a publish or clear of a joined room while the client is not online, restoring
+   * included (see `Pending.parked`); one the restore does not settle goes out in `online`.
+   */
   private __park(entry: Pending): void {
-    if (entry.room === undefined || !this.__rooms.has(entry.room) || this.__assigned) return;
+    if (entry.room === undefined || !this.__rooms.has(entry.room)) return;
     clearTimeout(entry.timer);
     entry.parked = true;
   }
@@ -862,6 +869,10 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     this.__beginRoomOp(roomName);
     const room = this.__rooms.get(roomName);
     this.__rooms.delete(roomName);
+    // its parked publishes are moot: not sent, no error
+    for (const entry of [...this.__pending.values()]) {
+      if (entry.parked && entry.room === roomName) this.__settle(entry, undefined, LEFT);
+    }
     let outcome: Outcome;
     try {
       outcome = await this.__call(Command.leaveRoom, { roomName });
@@ -977,7 +988,10 @@ export class MeshClient extends Emitter<MeshClientEvents> {
    * The client remembers it and publishes it again after a reconnect. Made while the
    * connection is down, it replaces the remembered state without being queued: the
    * reconnect publishes only the latest state, and the call resolves with that outcome
-   * (it does not time out while it waits; `ECLOSED` if the client gives up or closes).
+   * (it does not time out while it waits; `ECLOSED` if the client gives up or closes;
+   * `false` without an `error` event if the room is left first). The same holds while a
+   * reconnect restores the rooms. A refused state is never remembered: the client falls
+   * back to the last state the server accepted (and republishes it after a reconnect).
    *
    * Resolves `true`, or `false` on refusal, with an `error` event carrying the code.
    * The server answers a refused publish with a plain `false` and no reason (as Mesh
@@ -1019,12 +1033,17 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     what: string,
   ): Promise<boolean> {
     const room = this.__rooms.get(roomName);
-    const before = room?.published;
     if (room) room.published = published;
     const outcome = await this.__call(command, payload, null, undefined, roomName);
+    if (outcome.ok && outcome.value === LEFT) return false;
     const result = successOf(outcome, this.__refusal(roomName, what), this.__refusalCode(roomName));
-    if (result.ok) return true;
-    if (room && room.published === published) room.published = before;
+    if (result.ok) {
+      // settled by a restore that sent a later state: that one is the accepted
+      if (room && result.value !== RESTORED) room.accepted = published;
+      return true;
+    }
+    // never a state the server refused, even one published before this
+    if (room && room.published === published) room.published = room.accepted;
     this.__failed(command, roomName, result.error);
     return false;
   }
@@ -1214,29 +1233,64 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     await this.__republish(gen, roomName);
   }
 
-  /** Publishes the remembered state of a rejoined room, and settles the publishes parked for it. */
+  /**
+   * Publishes the remembered state of a rejoined room, and settles the publishes parked
+   * for it before. Refused, it falls back to the last state the server accepted.
+   */
   private async __republish(gen: number, roomName: string): Promise<void> {
     const room = this.__rooms.get(roomName);
-    const published = room?.published;
-    let outcome: Outcome | null = { ok: true, value: true };
-    if (published && published.expiresAt !== undefined && published.expiresAt <= Date.now()) delete room!.published;
-    else if (published) {
-      const payload: Record<string, unknown> = { roomName, state: published.state };
-      if (published.expiresAt !== undefined) payload.expireAfter = published.expiresAt - Date.now();
-      // not silent: the others saw us leave, they must see the state come back
-      outcome = await this.__background(gen, Command.publishPresenceState, payload);
-    }
-    if (outcome === null || gen !== this.__gen) return;
+    if (!room) return;
+    // calls made from here on are not covered by this restore: they go out after it, in order
+    const upTo = this.__nextId;
+    const published = room.published;
+    const outcome = await this.__sendState(gen, roomName, room, published);
+    if (outcome === null) return;
     const result = successOf(outcome, 'the server refused to restore the state');
+    if (result.ok) room.accepted = published;
+    else {
+      // the new connection holds nothing: put back the good state before the calls learn of the refusal
+      const fallback = room.accepted;
+      if (room.published === published) room.published = fallback;
+      if (fallback && fallback !== published) {
+        const back = await this.__sendState(gen, roomName, room, fallback);
+        const backResult = back && successOf(back, 'the server refused to restore the previous state');
+        if (backResult && !backResult.ok) {
+          if (room.published === fallback) delete room.published;
+          delete room.accepted;
+          this.__failed(Command.publishPresenceState, roomName, backResult.error);
+        }
+      }
+    }
     let parked = false;
     for (const entry of [...this.__pending.values()]) {
-      if (!entry.parked || entry.room !== roomName) continue;
+      if (!entry.parked || entry.room !== roomName || entry.id >= upTo) continue;
       parked = true;
       // a parked call gets the restore's outcome, and reports a failure itself
-      if (result.ok) this.__settle(entry, undefined, true);
+      if (result.ok) this.__settle(entry, undefined, RESTORED);
       else this.__settle(entry, new MeshError(result.error.code, result.error.message, entry.command));
     }
     if (!result.ok && !parked) this.__failed(Command.publishPresenceState, roomName, result.error);
+  }
+
+  /**
+   * Restore traffic: publishes `published` on connection `gen` (not silent: the others saw
+   * us leave, they must see the state come back). Nothing to send for no state or one
+   * whose expiry passed (forgotten). `null` when the connection is gone.
+   */
+  private async __sendState(gen: number, roomName: string, room: JoinedRoom, published: Published | undefined): Promise<Outcome | null> {
+    if (!published) return { ok: true, value: true };
+    let expired = false;
+    const outcome = await this.__background(gen, Command.publishPresenceState, () => {
+      const payload: Record<string, unknown> = { roomName, state: published.state };
+      if (published.expiresAt === undefined) return payload;
+      // what is left once the pacer let it through, read once
+      const left = published.expiresAt - Date.now();
+      if (left > 0) payload.expireAfter = left;
+      else expired = true;
+      return expired ? undefined : payload;
+    });
+    if (expired && room.published === published) delete room.published;
+    return outcome;
   }
 
   /**
@@ -1253,7 +1307,13 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     for (;;) {
       await pacer.acquire();
       if (gen !== this.__gen || this.__closed) return null;
-      const outcome = await this.__call(command, payload, gen);
+      // a function builds the payload now, after the wait; `undefined`: nothing to send
+      const body = typeof payload === 'function' ? (payload as () => unknown)() : payload;
+      if (body === undefined) {
+        pacer.release(true);
+        return { ok: true, value: true };
+      }
+      const outcome = await this.__call(command, body, gen);
       const limited = !outcome.ok && outcome.error.code === ErrorCode.rateLimited;
       pacer.release(!limited);
       if (gen !== this.__gen || this.__closed) return null;

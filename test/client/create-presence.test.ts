@@ -433,3 +433,51 @@ test('the client closing while createPresence waits for its watch leaves no unha
   await quiet(10);
   assert.deepEqual(unhandled, []);
 });
+
+test("another tab's state adopted before ready does not overwrite this tab's later publish", { timeout: 10_000 }, async (t) => {
+  let slowJoin = false;
+  const { server, url } = await startServer(t, {
+    track: [
+      [
+        'room',
+        {
+          guard: async () => {
+            if (slowJoin) {
+              slowJoin = false;
+              await quiet(200); // this tab's join is slow: both changes below come before it returns
+            }
+            return true;
+          },
+        },
+      ],
+    ],
+  });
+  const key = `adopt-${Math.random()}`;
+  const rec = recordingWebSocket();
+  const client = makeClient(t, url, { WebSocket: rec.ctor });
+  await client.connect();
+  slowJoin = true;
+  const me = track(t, client, 'room', { storageKey: key });
+  const otherTab = new BroadcastChannel(`mesh-presence:${key}`);
+  t.after(() => otherTab.close());
+  otherTab.postMessage({ source: 'other-tab', room: 'room', connectionId: 'elsewhere', state: { status: 'X' } });
+  await until(() => me.handle.read()?.status === 'X', 2000, 'the other tab’s state adopted');
+  const mine = me.handle.publish({ status: 'Y' });
+  assert.deepEqual(await me.handle.ready, { success: true });
+  assert.equal(await mine, true);
+  await quiet(100); // a stale publish of X would be on its way
+  const sent = rec.sent.filter((f) => f.command === 'mesh/publish-presence-state').map((f) => f.payload.state.status);
+  assert.deepEqual(sent, ['Y'], 'only the latest state is sent');
+  assert.deepEqual((await server.getPresence('room')).states[client.connectionId!], { status: 'Y' });
+  assert.deepEqual(me.handle.read(), { status: 'Y' });
+});
+
+test('publish(A), clear(), publish(A) of one object before ready: the server ends with A', { timeout: 10_000 }, async (t) => {
+  const { server, url } = await startServer(t);
+  const client = makeClient(t, url);
+  const me = track(t, client, 'room');
+  const a = { status: 'A' };
+  assert.deepEqual(await Promise.all([me.handle.publish(a), me.handle.clear(), me.handle.publish(a)]), [true, true, true]);
+  assert.deepEqual(me.handle.read(), a);
+  assert.deepEqual((await server.getPresence('room')).states[client.connectionId!], a, 'the server holds what the handle reports');
+});

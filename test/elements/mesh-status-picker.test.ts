@@ -272,6 +272,39 @@ describe('<mesh-status-picker> keyboard and pointer', () => {
     }
   });
 
+  it('after a prevented toggle close, the arrows on the button reach the open list and Escape asks to close', async () => {
+    const { el } = await mount(html`<mesh-status-picker></mesh-status-picker>`);
+    const sources: string[] = [];
+    let keepOpen = true;
+    const onRequest = (event: MeshRequestCloseEvent) => {
+      sources.push(event.detail.source);
+      if (keepOpen) event.preventDefault();
+    };
+    document.addEventListener('mesh-request-close', onRequest);
+    try {
+      part(el, 'button').focus();
+      await sendKeys({ press: 'Enter' });
+      await el.updateComplete;
+      expect(isOpen(el)).to.equal(true);
+      part(el, 'button').focus();
+      await sendKeys({ press: 'Enter' }); // toggle, prevented: open, focus on the button
+      await el.updateComplete;
+      expect(isOpen(el)).to.equal(true);
+      expect(el.shadowRoot!.activeElement?.getAttribute('part')).to.equal('button');
+      await sendKeys({ press: 'ArrowDown' });
+      await el.updateComplete;
+      expect(el.shadowRoot!.activeElement?.getAttribute('part'), 'focus back in the list').to.contain('listbox');
+      part(el, 'button').focus();
+      keepOpen = false;
+      await sendKeys({ press: 'Escape' });
+      await el.updateComplete;
+      expect(isOpen(el), 'Escape on the button closes').to.equal(false);
+      expect(sources).to.deep.equal(['toggle', 'escape']);
+    } finally {
+      document.removeEventListener('mesh-request-close', onRequest);
+    }
+  });
+
   it('fires no event when code sets value, but publishes and persists it', async () => {
     const { room, el } = await mount(html`<mesh-status-picker></mesh-status-picker>`);
     let events = 0;

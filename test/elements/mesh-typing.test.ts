@@ -399,6 +399,47 @@ describe('<mesh-typing> with the real room and server', () => {
       await frozen.close();
     }
   });
+
+  it('a state republished with its old typingAt stamp (a rejoin) does not show a stale typist again', async function () {
+    this.timeout(15_000);
+    const room = roomName();
+    const page = await fixture<HTMLElement>(html`<div>
+      <mesh-presence-room url=${await userUrl('bo')} room=${room} user-id="bo" name="Bo" typing-timeout="500">
+        <mesh-typing></mesh-typing>
+      </mesh-presence-room>
+    </div>`);
+    const roomB = page.querySelector<MeshPresenceRoom>('mesh-presence-room')!;
+    const typingB = roomB.querySelector('mesh-typing')!;
+    const typist = new MeshClient(await userUrl('typist'), { reconnect: false });
+    const watcher = new MeshClient(await userUrl('watcher'), { reconnect: false });
+    try {
+      const seen: unknown[] = [];
+      await watcher.subscribePresence(room, (u) => {
+        seen.push(u.type);
+      });
+      await typist.joinRoom(room);
+      const cy = (typingAt: number) => ({ userId: 'cy', name: 'Cy', avatar: '', color: '', status: 'online', typing: true, typingAt, state: {} });
+      expect(await typist.publishPresenceState(room, { state: cy(111) })).to.equal(true);
+      await waitUntil(() => text(typingB) === 'Cy is typing…', 'Bo sees Cy typing', { timeout: 3_000 });
+      await waitUntil(() => part(typingB, 'text') === null, 'the flag times out', { timeout: 3_000, interval: 50 });
+      // a rejoin on the same connection (the server had lost the membership) sends the
+      // remembered state, old stamp and all
+      seen.length = 0;
+      await typist.leaveRoom(room);
+      await typist.joinRoom(room);
+      expect(await typist.publishPresenceState(room, { state: cy(111) })).to.equal(true);
+      await waitUntil(() => seen.join() === 'leave,join,state', `the rejoin went round: ${seen.join()}`, { timeout: 3_000 });
+      await delay(150);
+      expect(part(typingB, 'text')).to.equal(null);
+      expect(roomB.users.find((u) => u.id === 'cy')!.typing).to.equal(false);
+      // a fresh stamp is real typing again
+      expect(await typist.publishPresenceState(room, { state: cy(222) })).to.equal(true);
+      await waitUntil(() => text(typingB) === 'Cy is typing…', 'a new stamp shows Cy typing', { timeout: 3_000 });
+    } finally {
+      await typist.close();
+      await watcher.close();
+    }
+  });
 });
 
 describe('<mesh-typing> accessibility', () => {
