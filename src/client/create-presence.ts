@@ -1,6 +1,6 @@
-import { ErrorCode, isPlainObject, roomNameProblem, type Metadata, type PresenceState, type PresenceUpdate } from '../protocol.js';
+import { ErrorCode, isPlainObject, type Metadata, type PresenceState, type PresenceUpdate } from '../protocol.js';
 import { reportListenerError } from './emitter.js';
-import { MeshError, type ResultError } from './errors.js';
+import { MeshError, assertRoom, type ResultError } from './errors.js';
 import type { MeshClient } from './mesh-client.js';
 import { roomRefsFor, type PresenceWatch, type RoomLease } from './shared-client.js';
 
@@ -118,8 +118,7 @@ export function createPresence<S extends PresenceState = PresenceState>(options:
   const { client, room, storageKey, stateIdentifier, onUpdate } = options;
   const join = options.join ?? true;
   if (!client || typeof client.joinRoom !== 'function') throw new MeshError(ErrorCode.invalid, 'client must be a MeshClient');
-  const roomProblem = roomNameProblem(room);
-  if (roomProblem) throw new MeshError(ErrorCode.invalid, roomProblem);
+  assertRoom(room);
   if (typeof onUpdate !== 'function') throw new MeshError(ErrorCode.invalid, 'onUpdate must be a function');
   if (storageKey !== undefined && (typeof storageKey !== 'string' || storageKey === '')) {
     throw new MeshError(ErrorCode.invalid, 'storageKey must be a non-empty string');

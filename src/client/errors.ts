@@ -1,4 +1,4 @@
-import { ErrorCode } from '../protocol.js';
+import { ErrorCode, roomNameProblem } from '../protocol.js';
 
 /**
  * Client-side error codes on top of the wire codes in `ErrorCode`. Any code the
@@ -45,4 +45,10 @@ export interface MeshErrorEvent {
 export interface ResultError {
   code: string;
   message: string;
+}
+
+/** Throws `EINVALID` (a `MeshError`) unless `roomName` is a valid room name. */
+export function assertRoom(roomName: unknown): asserts roomName is string {
+  const problem = roomNameProblem(roomName);
+  if (problem) throw new MeshError(ErrorCode.invalid, problem);
 }

@@ -1,18 +1,19 @@
 import {
   Command,
   ErrorCode,
-  FORBIDDEN_KEYS,
+  METADATA_STRATEGIES,
+  applyMetadata,
+  deepMerge,
   expireAfterProblem,
   isErrorPayload,
   isPlainObject,
-  roomNameProblem,
   type Metadata,
   type MetadataStrategy,
   type PresenceState,
   type PresenceUpdate,
 } from '../protocol.js';
 import { Emitter } from './emitter.js';
-import { ClientErrorCode, MeshError, type MeshErrorEvent, type ResultError } from './errors.js';
+import { ClientErrorCode, MeshError, assertRoom, type MeshErrorEvent, type ResultError } from './errors.js';
 import { MetadataCache } from './metadata-cache.js';
 import { Pacer } from './pacer.js';
 import { PresenceSubscription, type PresenceCallback } from './presence-subscription.js';
@@ -131,9 +132,10 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: MeshError) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** Re-send on the next connection if this one drops before the reply. */
-  retry: boolean;
-  /** Restore traffic bound to one connection (its generation); `null` for user requests. */
+  /**
+   * Restore traffic bound to one connection (its generation); `null` for user requests,
+   * which are sent again on the next connection if this one drops before the reply.
+   */
   gen: number | null;
   /** Generation of the socket it was sent on; `null` while queued. */
   sentOn: number | null;
@@ -191,7 +193,6 @@ const MAX_METADATA_LOG = 32;
 /** Spread of the first reconnect after 1012, ms: a restarting server's clients do not all come back in one instant. */
 const RESTART_JITTER = 250;
 
-const METADATA_STRATEGIES: ReadonlySet<string> = new Set(['replace', 'merge', 'deepMerge']);
 const NOOP = (): void => {};
 /** Value a parked publish is settled with when the restore sent a later state for it. */
 const RESTORED = { success: true };
@@ -465,7 +466,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     const willRetry = this.__opts.reconnect !== null || this.__suspended;
     for (const entry of [...this.__pending.values()]) {
       if (entry.gen !== null) this.__settle(entry, closedError(entry.command, 'the connection closed during restore'));
-      else if (willRetry && (entry.retry || entry.sentOn === null)) {
+      else if (willRetry) {
         // sent again on the next connection; a publish's state goes with the restore
         entry.sentOn = null;
         this.__park(entry);
@@ -744,13 +745,13 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (typeof command !== 'string' || command === '') {
       return Promise.reject(new MeshError(ErrorCode.invalid, 'command must be a non-empty string'));
     }
-    return this.__enqueue(command, payload, { timeout: options.timeout, retry: true, gen: null });
+    return this.__enqueue(command, payload, { timeout: options.timeout, gen: null });
   }
 
   private __enqueue(
     command: string,
     payload: unknown,
-    options: { timeout?: number; retry: boolean; gen: number | null; room?: string },
+    options: { timeout?: number; gen: number | null; room?: string },
   ): Promise<unknown> {
     if (this.__closed) return Promise.reject(closedError(command));
     const id = this.__nextId++;
@@ -768,7 +769,6 @@ export class MeshClient extends Emitter<MeshClientEvents> {
         frame,
         resolve,
         reject,
-        retry: options.retry,
         gen: options.gen,
         sentOn: null,
         timeout: options.timeout ?? this.__opts.requestTimeout,
@@ -792,7 +792,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
   /** A request as an outcome, never rejecting (except for use after close). */
   private async __call(command: string, payload: unknown, gen: number | null = null, timeout?: number, room?: string): Promise<Outcome> {
     try {
-      return { ok: true, value: await this.__enqueue(command, payload, { retry: gen === null, gen, timeout, room }) };
+      return { ok: true, value: await this.__enqueue(command, payload, { gen, timeout, room }) };
     } catch (error) {
       // a payload that cannot be sent is the caller's mistake: it rejects
       if (error instanceof MeshError && !(error instanceof ArgumentError)) {
@@ -1133,7 +1133,14 @@ export class MeshClient extends Emitter<MeshClientEvents> {
     if (strategy !== undefined && !METADATA_STRATEGIES.has(strategy)) {
       throw new MeshError(ErrorCode.invalid, 'strategy must be "replace", "merge" or "deepMerge"');
     }
-    const payload: Record<string, unknown> = { metadata };
+    // what is sent is what is remembered, even if the caller changes its object meanwhile
+    let sent: Metadata;
+    try {
+      sent = jsonCopy(metadata);
+    } catch (error) {
+      throw new ArgumentError(ErrorCode.invalid, `payload is not JSON: ${describe(error)}`, Command.setMyConnectionMetadata);
+    }
+    const payload: Record<string, unknown> = { metadata: sent };
     if (strategy !== undefined) payload.options = { strategy };
     const outcome = await this.__call(Command.setMyConnectionMetadata, payload);
     if (this.__connectionId !== undefined) this.__metadata.delete(this.__connectionId);
@@ -1142,7 +1149,7 @@ export class MeshClient extends Emitter<MeshClientEvents> {
       this.__failed(Command.setMyConnectionMetadata, undefined, result.error);
       return false;
     }
-    if (!this.__closed) this.__metadataLog = rememberMetadata(this.__metadataLog, payloadJson(metadata), strategy ?? 'replace');
+    if (!this.__closed) this.__metadataLog = rememberMetadata(this.__metadataLog, sent, strategy ?? 'replace');
     return true;
   }
 
@@ -1433,19 +1440,19 @@ export class MeshClient extends Emitter<MeshClientEvents> {
         });
       } else if (this.__status === 'offline' && !this.__suspended && this.__everOnline) {
         this.__ensureConnecting();
-      } else if (this.__reconnectTimer !== undefined) {
+      } else {
         // the user is back: do not make them wait for the backoff
-        clearTimeout(this.__reconnectTimer);
-        this.__reconnectTimer = undefined;
-        void this.__open();
+        reconnectNow();
       }
     };
-    const onOnline = (): void => {
+    // the network is back, or the user: skip the rest of the backoff
+    const reconnectNow = (): void => {
       if (this.__closed || this.__reconnectTimer === undefined) return;
       clearTimeout(this.__reconnectTimer);
       this.__reconnectTimer = undefined;
       void this.__open();
     };
+    const onOnline = reconnectNow;
     win.addEventListener('pagehide', onPageHide);
     win.addEventListener('pageshow', onPageShow);
     win.addEventListener('online', onOnline);
@@ -1470,11 +1477,6 @@ class ArgumentError extends MeshError {}
 
 function closedError(command?: string, why = 'the client is closed'): MeshError {
   return new MeshError(ErrorCode.closed, why, command);
-}
-
-function assertRoom(roomName: unknown): asserts roomName is string {
-  const problem = roomNameProblem(roomName);
-  if (problem) throw new MeshError(ErrorCode.invalid, problem);
 }
 
 /**
@@ -1541,7 +1543,7 @@ function newPacer(): Pacer {
 }
 
 /** A private copy of JSON metadata (the caller may mutate its object later). */
-function payloadJson(metadata: Metadata): Metadata {
+function jsonCopy(metadata: Metadata): Metadata {
   return JSON.parse(JSON.stringify(metadata)) as Metadata;
 }
 
@@ -1560,31 +1562,19 @@ function rememberMetadata(log: MetadataCall[], metadata: Metadata, strategy: Met
   if (strategy === 'replace') return [{ metadata, strategy }];
   const last = log[log.length - 1];
   if (last && (last.strategy === 'replace' || (last.strategy === 'merge' && strategy === 'merge'))) {
-    last.metadata = strategy === 'merge' ? { ...last.metadata, ...metadata } : deepMergeJson(last.metadata, metadata);
+    last.metadata = applyMetadata(last.metadata, metadata, strategy);
     return log;
   }
   if (last && last.strategy === 'deepMerge' && strategy === 'deepMerge' && deepFoldable(last.metadata, metadata)) {
-    last.metadata = deepMergeJson(last.metadata, metadata);
+    last.metadata = deepMerge(last.metadata, metadata);
     return log;
   }
   const next = [...log, { metadata, strategy }];
   while (next.length > MAX_METADATA_LOG) {
     const [first, second] = next.splice(0, 2) as [MetadataCall, MetadataCall];
-    next.unshift({ metadata: deepMergeJson(first.metadata, second.metadata), strategy: 'deepMerge' });
+    next.unshift({ metadata: deepMerge(first.metadata, second.metadata), strategy: 'deepMerge' });
   }
   return next;
-}
-
-/** The server's `deepMerge` on JSON objects: plain objects merge, anything else replaces. */
-function deepMergeJson(base: Metadata, patch: Metadata): Metadata {
-  const out: Metadata = { ...base };
-  for (const [key, next] of Object.entries(patch)) {
-    // the server refuses these; skipped so that this alone can never touch a prototype
-    if (FORBIDDEN_KEYS.has(key)) continue;
-    const prev = out[key];
-    out[key] = isPlainObject(prev) && isPlainObject(next) ? deepMergeJson(prev, next) : next;
-  }
-  return out;
 }
 
 /** True when `deepMerge(deepMerge(x, a), b)` equals `deepMerge(x, deepMerge(a, b))` for every `x`. */

@@ -9,11 +9,6 @@ export class MetadataCache {
   private readonly __entries = new Map<string, Metadata | null>();
   private readonly __inflight = new Map<string, Promise<Metadata | null>>();
 
-  /** True when `id` has an entry (which may be `null`: known to have no metadata). */
-  has(id: string): boolean {
-    return this.__entries.has(id);
-  }
-
   /** The cached value: metadata, `null` (known: none), or `undefined` (not cached). */
   peek(id: string): Metadata | null | undefined {
     return this.__entries.get(id);

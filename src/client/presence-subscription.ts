@@ -1,6 +1,6 @@
-import type { Metadata, PresenceState, PresenceUpdate } from '../protocol.js';
+import { jsonEqual, type Metadata, type PresenceState, type PresenceUpdate } from '../protocol.js';
 import { reportListenerError } from './emitter.js';
-import { sameState, type NormalizedSnapshot } from './snapshot.js';
+import type { NormalizedSnapshot } from './snapshot.js';
 
 /** A presence callback; may be async, a rejection is reported, not swallowed. */
 export type PresenceCallback = (update: PresenceUpdate) => void | Promise<void>;
@@ -57,7 +57,7 @@ export class PresenceSubscription {
       if (!this.members.has(id)) {
         this.apply({ type: 'join', connectionId: id, roomName: this.roomName, timestamp: now });
         if (state) this.apply({ type: 'state', connectionId: id, roomName: this.roomName, state, timestamp: now });
-      } else if (!sameState(this.members.get(id), state)) {
+      } else if (!jsonEqual(this.members.get(id), state)) {
         this.apply({ type: 'state', connectionId: id, roomName: this.roomName, state, timestamp: now });
       }
     }
@@ -111,7 +111,7 @@ export class PresenceSubscription {
             withMetadata({ type: 'join', connectionId: id, roomName: update.roomName, timestamp: update.timestamp }, this.__metadataOf(id)),
           );
         }
-        if (sameState(this.members.get(id), state)) return;
+        if (jsonEqual(this.members.get(id), state)) return;
         this.members.set(id, state);
         this.__dispatch({ ...update, state });
         return;

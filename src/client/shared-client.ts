@@ -1,5 +1,5 @@
-import { ErrorCode, roomNameProblem, type PresenceState, type PresenceUpdate } from '../protocol.js';
-import { MeshError, type ResultError } from './errors.js';
+import { ErrorCode, type PresenceState, type PresenceUpdate } from '../protocol.js';
+import { MeshError, assertRoom, type ResultError } from './errors.js';
 import { MeshClient, type JoinRoomResult, type MeshClientOptions } from './mesh-client.js';
 import type { PresenceCallback } from './presence-subscription.js';
 
@@ -233,9 +233,4 @@ export async function resetClients(): Promise<void> {
   const clients = [...registry.values()];
   registry.clear();
   await Promise.all(clients.map((client) => client.close()));
-}
-
-function assertRoom(roomName: unknown): asserts roomName is string {
-  const problem = roomNameProblem(roomName);
-  if (problem) throw new MeshError(ErrorCode.invalid, problem);
 }

@@ -48,19 +48,3 @@ export function normalizeSnapshot(value: unknown): NormalizedSnapshot {
 export function toMetadata(value: unknown): Metadata | null {
   return isPlainObject(value) ? value : null;
 }
-
-/** Structural equality for JSON states, so identical republishes are not re-announced. */
-export function sameState(a: PresenceState | null | undefined, b: PresenceState | null | undefined): boolean {
-  if (a === b) return true;
-  if (a == null || b == null) return false;
-  return stableStringify(a) === stableStringify(b);
-}
-
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}

@@ -29,9 +29,12 @@
 import {
   Command,
   ErrorCode,
+  METADATA_STRATEGIES,
+  applyMetadata,
   errorPayload,
   expireAfterProblem,
   isPlainObject,
+  jsonEqual,
   jsonShapeProblem,
   roomNameProblem,
   type Metadata,
@@ -39,7 +42,6 @@ import {
   type PresenceState,
 } from '../protocol.js';
 import type { Connection } from './connection.js';
-import { applyMetadata, jsonEqual } from './merge.js';
 import type { PresenceLimits, TrackPresenceOptions } from './options.js';
 import type { PresenceStore, RoomSnapshot } from './store.js';
 
@@ -139,7 +141,6 @@ function checkJsonObject(value: unknown, what: string, maxBytes: number, limits:
   if (bytes > maxBytes) throw new Refusal(ErrorCode.tooLarge, `${what} is ${bytes} bytes, at most ${maxBytes} allowed`);
 }
 
-const STRATEGIES: ReadonlySet<string> = new Set<MetadataStrategy>(['replace', 'merge', 'deepMerge']);
 
 // ---- handlers --------------------------------------------------------------------
 
@@ -264,7 +265,7 @@ async function setMyConnectionMetadata(conn: Connection, payload: unknown, core:
   if (options !== undefined) {
     if (!isPlainObject(options)) throw new Refusal(ErrorCode.invalid, 'options must be an object');
     if (options.strategy !== undefined) {
-      if (typeof options.strategy !== 'string' || !STRATEGIES.has(options.strategy)) {
+      if (typeof options.strategy !== 'string' || !METADATA_STRATEGIES.has(options.strategy)) {
         throw new Refusal(ErrorCode.invalid, 'options.strategy must be "replace", "merge" or "deepMerge"');
       }
       strategy = options.strategy as MetadataStrategy;

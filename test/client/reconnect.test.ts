@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPresenceServer } from '../../src/server/index.js';
 import type { MeshErrorEvent, PresenceUpdate } from '../../src/client/node.js';
+import { backoffDelay } from '../../src/client/transport.js';
 import { silentLogger, startServer } from '../helpers/server.js';
 import { makeClient, nextEvent, quiet, recordingWebSocket, send, startScriptedPeer, until, Updates } from './helpers.js';
 
@@ -62,7 +63,17 @@ test('server restart on the same port: rooms, states and subscriptions come back
   assert.deepEqual([...members].sort(), [...truth.present].sort());
   assert.deepEqual([...members].sort(), [newA, newB].sort());
   assert.deepEqual(truth.states, { [newA]: { name: 'a' }, [newB]: { name: 'b' } });
-  assert.deepEqual(a.presenceSnapshot('lobby'), { present: [...a.presenceSnapshot('lobby')!.present], states: truth.states });
+  assert.deepEqual(a.presenceSnapshot('lobby')!.states, truth.states);
+  assert.deepEqual([...a.presenceSnapshot('lobby')!.present].sort(), [newA, newB].sort());
+});
+
+test('backoff: min(2^n × minDelay, maxDelay), jittered to 50–100 %', () => {
+  const low = () => 0;
+  const high = () => 1;
+  assert.deepEqual([0, 1, 2, 3].map((n) => backoffDelay(n, 100, 10_000, high)), [100, 200, 400, 800]);
+  assert.deepEqual([0, 1, 2, 3].map((n) => backoffDelay(n, 100, 10_000, low)), [50, 100, 200, 400]);
+  assert.equal(backoffDelay(7, 100, 10_000, high), 10_000, 'capped at maxDelay');
+  assert.equal(backoffDelay(1_000, 100, 10_000, low), 5_000, 'no overflow for a large attempt count');
 });
 
 test('close code 1012 reconnects at once; another close code waits for the backoff', async (t) => {
