@@ -31,13 +31,13 @@ export class Connection implements ConnectionInfo, HeartbeatMember {
   readonly authenticated: Metadata | null;
   readonly remoteAddress: string | undefined;
   metadata: Metadata | null;
-  /** Rooms this connection is a member of (mirrors the store; updated by its events). */
+  /**
+   * Rooms this connection is a member of: kept by its own join/leave commands, and by the
+   * store's `expired` leaves (a ttl ran out); other events never change it.
+   */
   rooms: Set<string> | null = null;
   /** Rooms whose presence this connection receives. */
   subscriptions: Set<string> | null = null;
-  /** Joins and subscriptions under way (counted against the limits before they land). */
-  pendingJoins = 0;
-  pendingSubscriptions = 0;
   /** Heartbeat visits since anything was heard from the client. */
   missed = 0;
   /** The heartbeat slice this connection was dealt into (see heartbeat.ts). */

@@ -88,7 +88,7 @@ export interface ServerCore {
    * Pushes `mesh/metadata-update` with `owner`'s current metadata to the connections that
    * may read it (see server.ts).
    */
-  pushMetadataUpdate(owner: Connection): Promise<void>;
+  pushMetadataUpdate(owner: Connection): void;
   /** Whether `conn` may read the metadata of connection `targetId`. */
   canSee(conn: Connection, targetId: string): Promise<boolean>;
   /**
@@ -132,13 +132,15 @@ function roomOf(payload: unknown, limits: PresenceLimits): string {
   return roomName as string;
 }
 
-/** Checks a state or metadata object against the shape and size limits. */
-function checkJsonObject(value: unknown, what: string, maxBytes: number, limits: PresenceLimits): void {
+/** Checks a state or metadata object against the shape and size limits; returns its JSON. */
+function checkJsonObject(value: unknown, what: string, maxBytes: number, limits: PresenceLimits): string {
   if (!isPlainObject(value)) throw new Refusal(ErrorCode.invalid, `${what} must be a JSON object`);
   const shape = jsonShapeProblem(value, { maxDepth: limits.maxStateDepth, maxNodes: limits.maxStateNodes });
   if (shape) throw new Refusal(shape.code, `${what}: ${shape.message}`);
-  const bytes = Buffer.byteLength(JSON.stringify(value));
+  const json = JSON.stringify(value);
+  const bytes = Buffer.byteLength(json);
   if (bytes > maxBytes) throw new Refusal(ErrorCode.tooLarge, `${what} is ${bytes} bytes, at most ${maxBytes} allowed`);
+  return json;
 }
 
 
@@ -146,22 +148,15 @@ function checkJsonObject(value: unknown, what: string, maxBytes: number, limits:
 
 async function joinRoom(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
   const roomName = roomOf(payload, core.limits);
-  if (!conn.rooms?.has(roomName)) {
-    if ((conn.rooms?.size ?? 0) + conn.pendingJoins >= core.limits.maxRoomsPerConnection) {
-      throw new Refusal(ErrorCode.limit, `a connection may join at most ${core.limits.maxRoomsPerConnection} rooms`);
-    }
+  // A connection's commands run one after another, so the count is exact here.
+  if (!conn.rooms?.has(roomName) && (conn.rooms?.size ?? 0) >= core.limits.maxRoomsPerConnection) {
+    throw new Refusal(ErrorCode.limit, `a connection may join at most ${core.limits.maxRoomsPerConnection} rooms`);
   }
-  // Counted from now on, so that concurrent joins cannot exceed the limit.
-  conn.pendingJoins++;
-  try {
-    const tracking = await core.checkAccess(conn, roomName);
-    if (conn.closed) throw new Refusal(ErrorCode.closed, 'the connection closed');
-    await core.store.join(roomName, conn.id, { ttl: tracking.ttl });
-    // The store's join event already added it; this covers a store that lost the race.
-    (conn.rooms ??= new Set()).add(roomName);
-  } finally {
-    conn.pendingJoins--;
-  }
+  const tracking = await core.checkAccess(conn, roomName);
+  if (conn.closed) throw new Refusal(ErrorCode.closed, 'the connection closed');
+  await core.store.join(roomName, conn.id, { ttl: tracking.ttl });
+  // conn.rooms is kept by the connection's own commands (and ttl expiries), not by events
+  (conn.rooms ??= new Set()).add(roomName);
   return core.snapshotPayload(roomName, await core.store.snapshot(roomName), false);
 }
 
@@ -179,23 +174,13 @@ async function leaveRoom(conn: Connection, payload: unknown, core: ServerCore): 
 
 async function subscribePresence(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
   const roomName = roomOf(payload, core.limits);
-  if (!conn.subscriptions?.has(roomName)) {
-    if ((conn.subscriptions?.size ?? 0) + conn.pendingSubscriptions >= core.limits.maxRoomsPerConnection) {
-      throw new Refusal(
-        ErrorCode.limit,
-        `a connection may subscribe to at most ${core.limits.maxRoomsPerConnection} rooms`,
-      );
-    }
+  if (!conn.subscriptions?.has(roomName) && (conn.subscriptions?.size ?? 0) >= core.limits.maxRoomsPerConnection) {
+    throw new Refusal(ErrorCode.limit, `a connection may subscribe to at most ${core.limits.maxRoomsPerConnection} rooms`);
   }
-  conn.pendingSubscriptions++;
-  try {
-    await core.checkAccess(conn, roomName);
-    if (conn.closed) throw new Refusal(ErrorCode.closed, 'the connection closed');
-    const { snapshot, flush } = await core.subscribe(conn, roomName);
-    return new ReplyThen(core.snapshotPayload(roomName, snapshot, true), flush);
-  } finally {
-    conn.pendingSubscriptions--;
-  }
+  await core.checkAccess(conn, roomName);
+  if (conn.closed) throw new Refusal(ErrorCode.closed, 'the connection closed');
+  const { snapshot, flush } = await core.subscribe(conn, roomName);
+  return new ReplyThen(core.snapshotPayload(roomName, snapshot, true), flush);
 }
 
 async function unsubscribePresence(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
@@ -205,7 +190,7 @@ async function unsubscribePresence(conn: Connection, payload: unknown, core: Ser
 async function publishPresenceState(conn: Connection, payload: unknown, core: ServerCore): Promise<unknown> {
   const roomName = roomOf(payload, core.limits);
   const { state, expireAfter, silent } = payload as Record<string, unknown>;
-  checkJsonObject(state, 'state', core.limits.maxStateBytes, core.limits);
+  const json = checkJsonObject(state, 'state', core.limits.maxStateBytes, core.limits);
   const expireProblem = expireAfterProblem(expireAfter);
   if (expireProblem) throw new Refusal(ErrorCode.invalid, expireProblem);
   if (silent !== undefined && typeof silent !== 'boolean') {
@@ -216,6 +201,7 @@ async function publishPresenceState(conn: Connection, payload: unknown, core: Se
   return core.store.setState(roomName, conn.id, state as PresenceState, {
     expireAfter: expireAfter as number | undefined,
     silent: silent as boolean | undefined,
+    json,
   });
 }
 
@@ -289,7 +275,7 @@ async function setMyConnectionMetadata(conn: Connection, payload: unknown, core:
   }
   await core.store.setConnectionMetadata(conn.id, next);
   conn.metadata = next;
-  await core.pushMetadataUpdate(conn);
+  core.pushMetadataUpdate(conn);
   return { success: true };
 }
 

@@ -107,10 +107,6 @@ export class MemoryStore implements PresenceStore {
     return true;
   }
 
-  async isMember(roomName: string, connectionId: string): Promise<boolean> {
-    return this.#rooms.get(roomName)?.has(connectionId) ?? false;
-  }
-
   async roomsOf(connectionId: string): Promise<string[]> {
     const record = this.#connections.get(connectionId);
     return record ? [...record.rooms] : [];

@@ -324,6 +324,7 @@ export class RedisStore implements PresenceStore {
     return (await this.#run('meshRefresh', roomName, connectionId, ttl)) === 1;
   }
 
+  /** Whether the connection is a member of the room in Redis (for tests and tools; the server does not need it). */
   async isMember(roomName: string, connectionId: string): Promise<boolean> {
     const score = await this.#call(() => this.#redis.zscore(this.#key(`r:${roomName}:m`), connectionId));
     return score !== null;
@@ -350,7 +351,7 @@ export class RedisStore implements PresenceStore {
   }
 
   setState(roomName: string, connectionId: string, state: PresenceState, options: SetStateOptions = {}): Promise<boolean> {
-    const json = JSON.stringify(state);
+    const json = options.json ?? JSON.stringify(state);
     const expireAfter = options.expireAfter && options.expireAfter > 0 ? Math.round(options.expireAfter) : 0;
     return this.#serial(connectionId, async () => {
       const membership = this.#local.get(connectionId)?.rooms.get(roomName);

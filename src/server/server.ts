@@ -439,27 +439,13 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
    * as get-connection-metadata decides). The owner is left out: its own reply says the
    * change was made, and it knows what it set. Reaches connections on this instance only.
    */
-  async pushMetadataUpdate(owner: Connection): Promise<void> {
-    // A shared store tells every instance, this one included (see #pushMetadataUpdateFor).
-    if (this.#unsubscribeMetadata) return;
-    if (!owner.rooms?.size) return;
-    const recipients = new Set<Connection>();
-    for (const roomName of [...owner.rooms]) {
-      const subs = this.#subscribers.get(roomName);
-      if (subs) for (const conn of subs.keys()) recipients.add(conn);
-      for (const id of (await this.store.snapshot(roomName)).present) {
-        const conn = this.#connections.get(id);
-        if (conn) recipients.add(conn);
-      }
-    }
-    recipients.delete(owner);
-    if (recipients.size === 0) return;
-    const payload: MetadataUpdate = { connectionId: owner.id, metadata: owner.metadata };
-    const frame = encode({ command: Command.metadataUpdate, payload });
-    for (const conn of recipients) conn.send(frame);
+  pushMetadataUpdate(owner: Connection): void {
+    // A shared store tells every instance, this one included, through onMetadataUpdate.
+    if (this.#unsubscribeMetadata || !owner.rooms?.size) return;
+    this.#pushMetadataUpdateFor(owner.id, owner.metadata, [...owner.rooms]);
   }
 
-  /** The same push, on every instance of a shared store, to this instance's readers. */
+  /** The push itself, on this instance, to its readers of `rooms` (the owner excluded). */
   #pushMetadataUpdateFor(ownerId: string, metadata: Metadata | null, rooms: string[]): void {
     const recipients = new Set<Connection>();
     for (const roomName of rooms) {
@@ -625,14 +611,7 @@ class PresenceServerImpl implements PresenceServer, ServerCore {
     this.#connections.delete(conn.id);
     this.#heartbeat.delete(conn);
     if (conn.subscriptions) {
-      for (const roomName of conn.subscriptions) {
-        const subs = this.#subscribers.get(roomName);
-        subs?.delete(conn);
-        if (subs?.size === 0) {
-          this.#subscribers.delete(roomName);
-          this.#views?.delete(roomName);
-        }
-      }
+      for (const roomName of conn.subscriptions) this.unsubscribe(conn, roomName);
       conn.subscriptions = null;
     }
     const cleanup = this.store

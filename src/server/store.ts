@@ -87,6 +87,11 @@ export interface SetStateOptions {
   expireAfter?: number;
   /** Store the state without emitting an event. */
   silent?: boolean;
+  /**
+   * The state as JSON, when the caller has it already (the server serialises it to check its
+   * size): a store that keeps JSON (Redis) uses it instead of serialising again.
+   */
+  json?: string;
 }
 
 export type StoreEventHandler = (event: StoreEvent) => void;
@@ -119,8 +124,6 @@ export interface PresenceStore {
   leave(roomName: string, connectionId: string): Promise<boolean>;
   /** Renews a member's ttl. False when it is not a member. */
   refresh(roomName: string, connectionId: string): Promise<boolean>;
-  /** Whether the connection is a member of the room. */
-  isMember(roomName: string, connectionId: string): Promise<boolean>;
   /** Rooms whose presence the connection is in. */
   roomsOf(connectionId: string): Promise<string[]>;
   /** The room's presence now. An unknown room is an empty snapshot. */
