@@ -108,7 +108,6 @@ export class PresenceController implements ReactiveController {
       this.__session.recompute();
       return;
     }
-    if (same && !this.__session && !this.__hostConnected) return;
     this.__restart();
   }
 
@@ -181,7 +180,8 @@ class Session {
    * reconnect carries its old stamp: no refresh, so a stale typing flag stays gone.
    */
   private readonly __stamps = new Map<string, unknown>();
-  private __users: PresenceUser[] = [];
+  /** The last reported user list, serialised: a merge that changes nothing reports nothing. */
+  private __usersKey = '[]';
   /** Wakes the merge when a typing flag goes stale. */
   private __timer: ReturnType<typeof setTimeout> | undefined;
   private __recomputeQueued = false;
@@ -349,11 +349,13 @@ class Session {
       return toPresenceUser(group, selfId, typing);
     });
     for (const id of this.__typing.keys()) if (!seen.has(id)) this.__typing.delete(id);
-    for (const user of this.__stamps.keys()) if (!this.__groups.some((g) => g.id === user)) this.__stamps.delete(user);
+    const groupIds = new Set(this.__groups.map((g) => g.id));
+    for (const user of this.__stamps.keys()) if (!groupIds.has(user)) this.__stamps.delete(user);
     clearTimeout(this.__timer);
     if (wake !== Infinity) this.__timer = setTimeout(() => this.recompute(), wake - now + 1);
-    if (JSON.stringify(users) === JSON.stringify(this.__users)) return;
-    this.__users = users;
+    const key = JSON.stringify(users);
+    if (key === this.__usersKey) return;
+    this.__usersKey = key;
     this.__owner._report(this, { users: Object.freeze(users) as readonly PresenceUser[] });
   }
 }

@@ -91,10 +91,8 @@ export class MeshAvatars extends LitElement {
 
   private readonly __internals = this.attachInternals();
   private readonly __listId = `mesh-avatars-list-${nextInstance++}`;
-  /** Ids and users of the stack as last rendered, to tell who arrived and who left. */
-  private __shownIds: string[] = [];
+  /** The users of the stack as last rendered, to tell who arrived and who left. */
   private __lastVisible: PresenceUser[] = [];
-  private __rendered = false;
   private readonly __timers = new Set<ReturnType<typeof setTimeout>>();
 
   /** The enclosing room, provided through context. */
@@ -151,10 +149,6 @@ export class MeshAvatars extends LitElement {
     }
   }
 
-  protected override updated(): void {
-    this.__rendered = true;
-  }
-
   /** The effective `max`: a bad value warns once and falls back to 5. */
   private __max(): number {
     return checkNumber(this, 'max', this.max, DEFAULT_MAX, (n) => Number.isInteger(n) && n >= 1);
@@ -189,13 +183,12 @@ export class MeshAvatars extends LitElement {
   private __trackArrivalsAndDepartures(): void {
     const visible = this.__ordered().slice(0, this.__max());
     const ids = visible.map((u) => u.id);
-    const animate = this.__rendered && this.isConnected && !matchMedia('(prefers-reduced-motion: reduce)').matches;
+    const animate = this.hasUpdated && this.isConnected && !matchMedia('(prefers-reduced-motion: reduce)').matches;
     if (animate) {
       const now = new Set(ids);
-      const before = new Set(this.__shownIds);
       const previous = new Map(this.__lastVisible.map((u, index) => [u.id, { user: u, index }]));
-      const entering = ids.filter((id) => !before.has(id) && !this._leaving.has(id));
-      const leaving = this.__shownIds.filter((id) => !now.has(id));
+      const entering = ids.filter((id) => !previous.has(id) && !this._leaving.has(id));
+      const leaving = [...previous.keys()].filter((id) => !now.has(id));
       // someone who left and came back before the animation ended just stays
       const back = ids.filter((id) => this._leaving.has(id));
       if (entering.length || leaving.length || back.length) {
@@ -211,7 +204,7 @@ export class MeshAvatars extends LitElement {
         this._entering = new Set([...this._entering, ...entering]);
         this.__later(this.__duration() + 50, () => {
           const l = new Map(this._leaving);
-          for (const id of leaving) if (!now.has(id)) l.delete(id);
+          for (const id of leaving) l.delete(id);
           this._leaving = l;
           const e = new Set(this._entering);
           for (const id of entering) e.delete(id);
@@ -222,7 +215,6 @@ export class MeshAvatars extends LitElement {
       this._leaving = new Map();
       this._entering = new Set();
     }
-    this.__shownIds = ids;
     this.__lastVisible = visible;
   }
 

@@ -100,7 +100,8 @@ export class MeshPresenceRoom extends LitElement {
   private __typingAt = 0;
   private __pageState: Record<string, unknown> = {};
   private __anonymousId: string | undefined;
-  private __lastStatus: { status: RoomConnectionStatus; stale: boolean } | undefined;
+  /** Whether the last status reported was stale, to announce only the transitions. */
+  private __wasStale = false;
 
   /** What the live region says: set when the connection drops or comes back. */
   @state() private _announcement = '';
@@ -247,10 +248,10 @@ export class MeshPresenceRoom extends LitElement {
     // whoever types while the connection is down is not seen typing: the flag must not
     // come back on reconnect (the client restores the latest state published)
     if (status !== 'online' && this.__typing) this.__setTyping(false);
-    const before = this.__lastStatus;
-    this.__lastStatus = { status, stale };
-    if (stale && !before?.stale) this._announcement = 'Connection lost. The people shown may be out of date.';
-    else if (!stale && before?.stale) this._announcement = 'Connection restored.';
+    const wasStale = this.__wasStale;
+    this.__wasStale = stale;
+    if (stale && !wasStale) this._announcement = 'Connection lost. The people shown may be out of date.';
+    else if (!stale && wasStale) this._announcement = 'Connection restored.';
     this.dispatchEvent(new MeshConnectionChangeEvent({ room, status, stale }));
   }
 
