@@ -18,7 +18,7 @@ const inCI = process.env.CI === 'true';
  *   which becomes the connection's trusted metadata),
  *   `presence-server-stop {id}` (closes it; clients see the server go away),
  *   `presence-server-start {id}` (listens again on the same port, so clients reconnect
- *   to the same URL), `presence-server-restart {id}`, `presence-server-dispose {id}`.
+ *   to the same URL), `presence-server-dispose {id}`.
  *   All of them are closed when the run ends.
  * - `presence-server-presence {id?, room}` → the server's `getPresence(room)` (shared
  *   server without `id`).
@@ -46,16 +46,12 @@ function presenceServerPlugin() {
 
   async function start(port, extra) {
     const server = createPresenceServer(serverOptions(port, extra));
-    const result = await server.listen(port);
-    return { server, url: urlOf(server, result) };
+    return { server, url: await server.listen(port) };
   }
 
   async function loadServerModule() {
     try {
       const mod = await import('./src/server/index.ts');
-      if (typeof mod.createPresenceServer !== 'function') {
-        throw new Error('src/server/index.ts does not export createPresenceServer()');
-      }
       return mod.createPresenceServer;
     } catch (error) {
       const hint = String(error).includes('Unknown file extension')
@@ -115,12 +111,6 @@ function presenceServerPlugin() {
           if (!entry.server) entry.server = (await start(entry.port, entry.extra)).server;
           return true;
         }
-        case 'presence-server-restart': {
-          const entry = privateEntry(payload);
-          await entry.server?.close();
-          entry.server = (await start(entry.port, entry.extra)).server;
-          return true;
-        }
         case 'presence-server-dispose': {
           const entry = privateEntry(payload);
           privateServers.delete(payload.id);
@@ -145,16 +135,6 @@ function tokenAuthenticate(_req, { token }) {
   if (!token) return null;
   const colon = token.indexOf(':');
   return colon < 0 ? { userId: token } : { userId: token.slice(0, colon), name: token.slice(colon + 1) };
-}
-
-/** The ws:// URL of a started server, whatever shape `listen()` answered with. */
-function urlOf(server, listenResult) {
-  if (typeof listenResult === 'string') return listenResult;
-  if (typeof listenResult?.url === 'string') return listenResult.url;
-  if (typeof server.url === 'string') return server.url;
-  const address = typeof server.address === 'function' ? server.address() : listenResult;
-  if (address && typeof address.port === 'number') return `ws://127.0.0.1:${address.port}/`;
-  throw new Error('cannot tell the presence server URL from listen()');
 }
 
 function portOf(url) {

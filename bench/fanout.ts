@@ -13,8 +13,8 @@
  * `--rounds N` measures each scenario N times, alternating which server goes first, and
  * reports the median of each figure (the worst for losses): the machine is shared, so a
  * single run can catch another process's burst.
- * `--server-options` is JSON for `createPresenceServer`, merged over the bench defaults
- * (see `server-process.ts`). `--bare-plain` runs the bare server without write batching
+ * `--server-options` is JSON for our server's `createPresenceServer`, over its production
+ * defaults (`limits` one by one). `--bare-plain` runs the bare server without write batching
  * (one syscall per frame). `--profile` writes a CPU profile of each server's serving time
  * under `bench/.profiles/` and prints where the time went. `--store`, `--redis-url` and
  * `--instances` choose how our server runs (clients are spread over the instances; with
@@ -245,6 +245,7 @@ interface FanoutFigures {
   refused: number;
   /** Server CPU time over the publishing window (warm-up to drained), in % of one core. */
   cpuPercent: number;
+  /** Why publishes were refused or events lost: publish failures, then socket closes/errors and `mesh/error` pushes. */
   notes: string[];
   /** Redis only (a Redis this run started): EVALSHA/EVAL/FCALL/EXEC calls per publish over the window. */
   redisScriptsPerPublish?: number;
@@ -320,7 +321,7 @@ async function fanout(target: Target, contender: Contender): Promise<FanoutFigur
   const latencies = mergeSorted(collected.map((result) => result.latencies));
   const received = collected.reduce((sum, result) => sum + result.received, 0);
   const expected = measured * subscribers;
-  const notes = [...new Set(published.flatMap((result) => result.failures))];
+  const notes = [...new Set([...published, ...collected].flatMap((result) => result.failures))];
   let redisFigures: Pick<FanoutFigures, 'redisScriptsPerPublish' | 'redisCommandsPerPublish' | 'redisCpuPercent'> = {};
   if (redisBefore && redisAfter) {
     const publishes = published.reduce((sum, result) => sum + result.measured + result.warmup, 0);
@@ -540,7 +541,7 @@ function machine(): string {
       .map((side) => {
         const { store, instances, redisUrl } = contenders[side]!.options;
         const where = store === 'redis' ? ` on ${ownRedis ? `its own redis-server (${redisUrl}, persistence off)` : redisUrl}, clients spread over the instances` : '';
-        return `${contenders[side]!.label}: our server, store ${store}, ${instances} instance(s)${where}; options over the bench defaults: ${args['server-options']}`;
+        return `${contenders[side]!.label}: our server, store ${store}, ${instances} instance(s)${where}; server options: ${args['server-options']}`;
       }),
   ].join('\n');
 }
@@ -579,7 +580,10 @@ async function main(): Promise<void> {
           if (!value) return [];
           const label = contenders[side]!.label;
           const lines: string[] = [];
-          if (value.refused > 0) lines.push(`  ${label}: ${value.refused} publishes refused: ${value.notes.join('; ')}`);
+          const counts = [value.refused > 0 ? `${value.refused} publishes refused` : '', value.lost > 0 ? `${value.lost} events lost` : ''].filter(Boolean);
+          if (counts.length > 0 || value.notes.length > 0) {
+            lines.push(`  ${label}: ${counts.join(', ') || 'nothing lost'}: ${value.notes.join('; ') || 'no failure reported'}`);
+          }
           if (value.outOfOrder > 0) lines.push(`  ${label}: ${value.outOfOrder} events arrived out of order or twice`);
           return lines;
         }),

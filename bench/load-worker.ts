@@ -26,7 +26,6 @@ export interface OpenRequest {
 
 export interface OpenResult {
   opened: number;
-  failed: number;
   failures: string[];
   /** Per new client: from creating its socket to the last setup reply (join/subscribe). */
   readyMs: Float64Array;
@@ -66,12 +65,12 @@ export interface CollectRequest {
 }
 
 export interface CollectResult {
-  clients: number;
   received: number;
   /** Events that arrived with a sequence number not above the last one seen. */
   outOfOrder: number;
   latencies: Float64Array;
-  minReceived: number;
+  /** Socket closes, socket errors and `mesh/error` pushes since the last collect or close: why events went missing. */
+  failures: string[];
 }
 
 /** The state that publishers send; receivers read `run`, `pub`, `seq`, `sentAt`, `measured`. */
@@ -229,7 +228,6 @@ async function open(request: OpenRequest): Promise<OpenResult> {
   closing = false;
   const fresh: BenchClient[] = [];
   const errors: string[] = [];
-  let failed = 0;
   let next = 0;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -246,7 +244,6 @@ async function open(request: OpenRequest): Promise<OpenResult> {
     try {
       await client.setUp(request.rooms[global % request.rooms.length]!, request.subscribe);
     } catch (error) {
-      failed++;
       if (errors.length < 5) errors.push(error instanceof Error ? error.message : String(error));
     }
   };
@@ -265,7 +262,6 @@ async function open(request: OpenRequest): Promise<OpenResult> {
   const seen = fresh.filter((client) => client.allSeenAt > 0);
   return {
     opened: ready.length,
-    failed,
     failures: [...errors, ...[...failures].slice(0, 5)],
     readyMs: Float64Array.from(ready, (client) => client.readyAt - client.startedAt),
     allSeenMs: Float64Array.from(seen, (client) => client.allSeenAt - client.startedAt),
@@ -336,13 +332,13 @@ async function collect(request: CollectRequest): Promise<CollectResult> {
   });
   let received = 0;
   let outOfOrder = 0;
-  let minReceived = Infinity;
   for (const client of clients) {
     received += client.received;
     outOfOrder += client.outOfOrder;
-    minReceived = Math.min(minReceived, client.received);
   }
-  return { clients: clients.length, received, outOfOrder, latencies: latencies.toArray(), minReceived };
+  const reported = [...failures].slice(0, 5);
+  failures.clear();
+  return { received, outOfOrder, latencies: latencies.toArray(), failures: reported };
 }
 
 async function closeAll(): Promise<{ closed: number; failures: string[] }> {

@@ -22,8 +22,6 @@ export interface TargetOptions {
   store?: 'memory' | 'redis';
   /** Required with `store: 'redis'`. */
   redisUrl?: string;
-  /** Extra Node flags for the server processes. */
-  nodeArgs?: string[];
   /** Writes a CPU profile of each instance's serving time to `<path>-<n>.cpuprofile`. */
   profilePath?: string;
 }
@@ -32,7 +30,6 @@ export interface Target {
   kind: TargetKind;
   /** One `ws://` URL per instance. */
   urls: string[];
-  pids: number[];
   /** Memory of all instances after a forced GC, summed. */
   memory(): Promise<MemorySample>;
   /** CPU time (user + system) used so far by all instances, in µs. */
@@ -66,7 +63,7 @@ export async function startTarget(kind: TargetKind, options: TargetOptions = {})
     for (let i = 0; i < instances; i++) {
       const child = fork(serverEntry, [], {
         cwd: root,
-        execArgv: ['--import', 'tsx', '--expose-gc', ...(options.nodeArgs ?? [])],
+        execArgv: ['--import', 'tsx', '--expose-gc'],
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -86,15 +83,12 @@ export async function startTarget(kind: TargetKind, options: TargetOptions = {})
     return {
       kind,
       urls,
-      pids: peers.map((peer) => peer.child.pid!),
       async memory() {
         const samples = await Promise.all(peers.map((peer) => peer.request<MemorySample>('memory', null, 30_000)));
         const sum = (key: keyof MemorySample) => samples.reduce((total, sample) => total + sample[key], 0);
         return {
           rss: sum('rss'),
           heapUsed: sum('heapUsed'),
-          external: sum('external'),
-          arrayBuffers: sum('arrayBuffers'),
           connections: sum('connections'),
         };
       },
