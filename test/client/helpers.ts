@@ -86,10 +86,7 @@ function matches(update: PresenceUpdate, expected: Partial<PresenceUpdate>): boo
   return Object.entries(expected).every(([key, value]) => JSON.stringify((update as unknown as Record<string, unknown>)[key]) === JSON.stringify(value));
 }
 
-/** Resolves after `ms`: only for "nothing else happens" checks. */
-export function quiet(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { quiet } from '../helpers/time.js';
 
 /** Polls `check` until it returns true (bounded). */
 export async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {

@@ -9,7 +9,7 @@ import { makeUser, type MeshTestRoom } from './helpers/fake-room.js';
 import type { PresenceUser } from '../../components/context.js';
 import { getClient, resetClients } from '../../src/client/index.js';
 import { getServerUrl, waitServerPresence } from './helpers/server-url.js';
-import { contextOf, pause, uniqueRoom, until, userUrl } from './helpers/room-test-utils.js';
+import { captureWarnings, contextOf, pause, uniqueRoom, until, userUrl } from './helpers/room-test-utils.js';
 import { accessibleText, contrast } from './helpers/a11y.js';
 
 const ada = makeUser({ id: 'u-ada', name: 'Ada Lovelace', status: 'online' });
@@ -339,32 +339,28 @@ describe('<mesh-avatars> rendering', () => {
   });
 
   it('bad attribute values warn once and fall back to the defaults', async () => {
-    const warnings: string[] = [];
-    const original = console.warn;
-    console.warn = (...args: unknown[]) => warnings.push(args.join(' '));
+    const warnings = captureWarnings();
     try {
       const { avatars } = await mount(many(7), 'max="lots" self-position="middle"');
       expect(stackIds(avatars)).to.have.length(5);
       avatars.requestUpdate();
       await avatars.updateComplete;
-      expect(warnings.filter((w) => w.includes('max='))).to.have.length(1);
-      expect(warnings.filter((w) => w.includes('self-position='))).to.have.length(1);
+      expect(warnings.calls.filter((w) => w.includes('max='))).to.have.length(1);
+      expect(warnings.calls.filter((w) => w.includes('self-position='))).to.have.length(1);
     } finally {
-      console.warn = original;
+      warnings.restore();
     }
   });
 
   it('warns once when used outside a room and shows its empty state', async () => {
-    const warnings: string[] = [];
-    const original = console.warn;
-    console.warn = (...args: unknown[]) => warnings.push(args.join(' '));
+    const warnings = captureWarnings();
     try {
       const el = await fixture<MeshAvatars>(html`<mesh-avatars></mesh-avatars>`);
       await new Promise((r) => setTimeout(r, 20));
-      expect(warnings.filter((w) => w.includes('not inside a <mesh-presence-room>'))).to.have.length(1);
+      expect(warnings.calls.filter((w) => w.includes('not inside a <mesh-presence-room>'))).to.have.length(1);
       expect(parts(el, 'stack')).to.have.length(0);
     } finally {
-      console.warn = original;
+      warnings.restore();
     }
   });
 

@@ -15,7 +15,7 @@ import {
   waitServerPresence,
   type PrivateServer,
 } from './helpers/server-url.js';
-import { contextOf, pause, record, uniqueRoom, until, userUrl } from './helpers/room-test-utils.js';
+import { captureWarnings, contextOf, pause, record, uniqueRoom, until, userUrl } from './helpers/room-test-utils.js';
 
 let url: string;
 
@@ -507,9 +507,7 @@ describe('<mesh-presence-room>', () => {
   });
 
   it('bad attribute values warn once and fall back', async () => {
-    const warnings: string[] = [];
-    const original = console.warn;
-    console.warn = (...args: unknown[]) => warnings.push(args.join(' '));
+    const warnings = captureWarnings();
     try {
       const room = await mountRoom({ url, room: uniqueRoom(), userId: 'ada' });
       room.setAttribute('leave-grace', 'soon');
@@ -518,15 +516,15 @@ describe('<mesh-presence-room>', () => {
       await room.updateComplete;
       room.requestUpdate('leaveGrace');
       await room.updateComplete;
-      expect(warnings.filter((w) => w.includes('leave-grace='))).to.have.length(1);
-      expect(warnings.filter((w) => w.includes('typing-timeout='))).to.have.length(1);
+      expect(warnings.calls.filter((w) => w.includes('leave-grace='))).to.have.length(1);
+      expect(warnings.calls.filter((w) => w.includes('typing-timeout='))).to.have.length(1);
       await waitUsers(room, 'ada');
       // a typing timeout of 0 would drop every flag at once: it must be > 0
       const other = await mountRoom({ url, room: uniqueRoom(), userId: 'bo', typingTimeout: 0 });
-      expect(warnings.filter((w) => w.includes('typing-timeout="0"'))).to.have.length(1);
+      expect(warnings.calls.filter((w) => w.includes('typing-timeout="0"'))).to.have.length(1);
       await waitUsers(other, 'bo');
     } finally {
-      console.warn = original;
+      warnings.restore();
     }
   });
 

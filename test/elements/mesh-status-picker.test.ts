@@ -11,6 +11,7 @@ import type { MeshPresenceRoom } from '../../components/mesh-presence-room/mesh-
 import { MeshClient } from '../../src/client/index.js';
 import type { PresenceState } from '../../src/protocol.js';
 import { getServerUrl } from './helpers/server-url.js';
+import { captureWarnings } from './helpers/room-test-utils.js';
 
 const part = (el: MeshStatusPicker, name: string) => el.shadowRoot!.querySelector<HTMLElement>(`[part~="${name}"]`)!;
 const parts = (el: MeshStatusPicker, name: string) => [...el.shadowRoot!.querySelectorAll<HTMLElement>(`[part~="${name}"]`)];
@@ -34,13 +35,6 @@ async function mount(template: ReturnType<typeof html>, userId = 'me') {
   const el = room.querySelector('mesh-status-picker')!;
   await el.updateComplete;
   return { room, el };
-}
-
-function captureWarnings() {
-  const original = console.warn;
-  const calls: string[] = [];
-  console.warn = (...args: unknown[]) => calls.push(args.map(String).join(' '));
-  return { calls, restore: () => (console.warn = original) };
 }
 
 beforeEach(clearStorage);
@@ -389,9 +383,10 @@ describe('<mesh-status-picker> auto-away', () => {
     expect(room.intents.status).to.deep.equal(['online', 'away', 'online']);
   });
 
-  it('never overrides a chosen dnd or do-not-disturb, though the user went idle', async () => {
+  it('never overrides a chosen busy, dnd or do-not-disturb, though the user went idle', async () => {
     // a picker of another user in the same page turns away: the idle time has passed here too
     const dnd = await mount(html`<mesh-status-picker auto-away="100" value="dnd"></mesh-status-picker>`);
+    const busy = await mount(html`<mesh-status-picker auto-away="100" value="busy"></mesh-status-picker>`, 'busy-user');
     const custom = await mount(html`<mesh-status-picker auto-away="100" value="do-not-disturb">
       <option value="online">Online</option><option value="away">Away</option><option value="do-not-disturb">Do not disturb</option>
     </mesh-status-picker>`, 'custom-user');
@@ -402,6 +397,8 @@ describe('<mesh-status-picker> auto-away', () => {
     expect(dnd.room.intents.status).to.deep.equal(['dnd']);
     expect(custom.el.value).to.equal('do-not-disturb');
     expect(custom.room.intents.status).to.deep.equal(['do-not-disturb']);
+    expect(busy.el.value).to.equal('busy');
+    expect(busy.room.intents.status).to.deep.equal(['busy']);
   });
 
   it("does not turn away while another of the user's tabs is active", async () => {

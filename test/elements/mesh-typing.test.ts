@@ -8,6 +8,7 @@ import '../../components/mesh-presence-room/register.js';
 import type { MeshPresenceRoom } from '../../components/mesh-presence-room/mesh-presence-room.js';
 import { MeshClient } from '../../src/client/index.js';
 import { getServerUrl } from './helpers/server-url.js';
+import { captureWarnings, uniqueRoom } from './helpers/room-test-utils.js';
 
 const ada = makeUser({ id: 'u-ada', name: 'Ada' });
 const bo = makeUser({ id: 'u-bo', name: 'Bo' });
@@ -36,14 +37,6 @@ async function show(room: MeshTestRoom, el: MeshTyping, users: PresenceUser[]) {
 function input(field: HTMLInputElement | HTMLTextAreaElement, value: string) {
   field.value = value;
   field.dispatchEvent(new InputEvent('input', { bubbles: true, composed: true }));
-}
-
-/** Capture console.warn calls during a test. */
-function captureWarnings() {
-  const original = console.warn;
-  const calls: string[] = [];
-  console.warn = (...args: unknown[]) => calls.push(args.map(String).join(' '));
-  return { calls, restore: () => (console.warn = original) };
 }
 
 describe('<mesh-typing> rendering', () => {
@@ -332,9 +325,6 @@ describe('<mesh-typing> reporting the local user', () => {
   });
 });
 
-/** A unique room name, so tests sharing the run's server do not see each other. */
-const roomName = () => `typing-${Math.random().toString(36).slice(2)}`;
-
 /** The shared client is keyed by URL: a query string makes one connection per user. */
 async function userUrl(user: string) {
   const url = new URL(await getServerUrl());
@@ -344,7 +334,7 @@ async function userUrl(user: string) {
 
 describe('<mesh-typing> with the real room and server', () => {
   it("shows one user's typing at the other, and clears it on pause", async () => {
-    const room = roomName();
+    const room = uniqueRoom('typing');
     const page = await fixture<HTMLElement>(html`<div>
       <mesh-presence-room id="a" url=${await userUrl('ada')} room=${room} user-id="ada" name="Ada">
         <textarea id="ada-field"></textarea><mesh-typing for="ada-field" stop-delay="400"></mesh-typing>
@@ -369,7 +359,7 @@ describe('<mesh-typing> with the real room and server', () => {
 
   it('drops a stale typing flag within 8 s, keeping the typist\'s status', async function () {
     this.timeout(15_000);
-    const room = roomName();
+    const room = uniqueRoom('typing');
     const page = await fixture<HTMLElement>(html`<div>
       <mesh-presence-room url=${await userUrl('bo')} room=${room} user-id="bo" name="Bo">
         <mesh-typing></mesh-typing>
@@ -402,7 +392,7 @@ describe('<mesh-typing> with the real room and server', () => {
 
   it('a state republished with its old typingAt stamp (a rejoin) does not show a stale typist again', async function () {
     this.timeout(15_000);
-    const room = roomName();
+    const room = uniqueRoom('typing');
     const page = await fixture<HTMLElement>(html`<div>
       <mesh-presence-room url=${await userUrl('bo')} room=${room} user-id="bo" name="Bo" typing-timeout="500">
         <mesh-typing></mesh-typing>

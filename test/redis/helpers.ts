@@ -96,8 +96,7 @@ export async function eventually<T>(
   }
 }
 
-/** Resolves after `ms`: only for "nothing else happens" checks. */
-export const quiet = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { quiet } from '../helpers/time.js';
 
 /** A unique room name per test, so that tests sharing a cluster do not see each other. */
 let rooms = 0;

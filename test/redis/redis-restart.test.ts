@@ -78,6 +78,11 @@ describe('Redis restarts empty mid-session', { skip: redisSkip }, () => {
         (reply) => JSON.stringify(reply),
         (err: Error) => assert.fail(`a publish while Redis is down got no reply within 3 s (${err.message}): commands must fail fast`),
       );
+    assert.deepEqual(
+      JSON.parse(during),
+      { error: 'the presence store is unavailable; try again shortly', code: 'ESERVER', name: 'MeshError' },
+      `a publish while Redis is down answers ESERVER "the presence store is unavailable"; it answered ${during}`,
+    );
     await quiet(Math.max(0, INSTANCE_TIMEOUT + 500 - (Date.now() - downAt)));
     await redis.start();
     const backAt = Date.now();

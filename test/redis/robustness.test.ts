@@ -2,7 +2,8 @@
  * Regression tests for the Redis store's review findings: an instance paused past its
  * timeout, a stalled Redis, an event channel lagging behind replies, a resync racing with
  * joins, commands on a connection Redis lost, ill-formed room names, a Redis restarted from
- * an RDB snapshot, clean close(), and the health endpoint while Redis is down.
+ * an RDB snapshot, clean close(), listen() waiting for Redis, and the health endpoint while
+ * Redis is down.
  *
  * Most go through real servers (CLI processes or in-process, real sockets); a few need the
  * store API itself (a lagging event channel, a resync under load) and use `RedisStore`.
@@ -11,7 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../src/server/redis-store.js';
-import type { Logger } from '../../src/server/index.js';
+import { createPresenceServer, type Logger } from '../../src/server/index.js';
 import { logsOf, startInstance } from '../helpers/instances.js';
 import { allKeys, redisCall, redisSkip, startRedis } from '../helpers/redis.js';
 import { silentLogger, startServer } from '../helpers/server.js';
@@ -28,6 +29,15 @@ function recordingLogger(): Logger & { calls: Array<{ level: string; items: unkn
     warn: (...items: unknown[]) => void calls.push({ level: 'warn', items }),
     error: (...items: unknown[]) => void calls.push({ level: 'error', items }),
   };
+}
+
+/** The names of the clients connected to Redis (CLIENT LIST; the probe's own connection has none). */
+async function clientNames(port: number): Promise<string[]> {
+  const list = String(await redisCall(port, 'CLIENT', 'LIST'));
+  return list
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '');
 }
 
 /** GET on the server's health path; resolves the status code. */
@@ -169,7 +179,14 @@ describe('Redis store robustness', { skip: redisSkip }, () => {
       assert.equal(await store.leave('room', 'c1'), true, 'leave');
       assert.equal(await store.join('room', 'c1', { ttl }), true, 'join again');
       lagged = seen.length === before;
-      await eventually(async () => seen.length, (n) => n >= before + 2, 15_000, 'the leave and the join come through the event channel');
+      // refreshed meanwhile, as the server does on each pong: waiting out the backlog can take
+      // longer than the ttl on a loaded machine, and an expiry here is not what is tested
+      await eventually(
+        async () => (await store.refresh('room', 'c1'), seen.length),
+        (n) => n >= before + 2,
+        15_000,
+        'the leave and the join come through the event channel',
+      );
     }
     assert.ok(lagged, 'precondition: the leave event arrived after the rejoin was answered');
 
@@ -417,8 +434,21 @@ describe('Redis store robustness', { skip: redisSkip }, () => {
     assert.deepEqual(left, [], 'no key of the closed store’s connection or instance is left');
     assert.equal(await redisCall(redis.port, 'ZSCORE', `${PREFIX}instances`, store.instanceId), null, 'its instance record is gone');
 
+    // Redis connections by name (the server's are named after its store, the probe's has none)
+    const ours = async () => (await clientNames(redis.port)).filter((name) => name.startsWith('mesh-presence')).sort();
+    const before = await eventually(
+      ours,
+      (names) => !names.some((name) => name.includes(store.instanceId)),
+      1_000,
+      'the closed RedisStore’s Redis connections are gone',
+    );
+
     const { server, url } = await startServer(t, { redis: { url: redis.url, instanceTimeout: timeout } });
+    const withServer = await ours();
+    const opened = withServer.filter((name) => !before.includes(name));
+    assert.ok(opened.length > 0, `precondition: the server opened Redis connections; before ${JSON.stringify(before)}, after ${JSON.stringify(withServer)}`);
     const { url: otherUrl } = await startServer(t, { redis: { url: redis.url, instanceTimeout: timeout } });
+    const otherOpened = (await ours()).filter((name) => !withServer.includes(name));
     const sub = await raw(t, otherUrl);
     await sub.request('mesh/subscribe-presence', { roomName: 'close-server' });
     const member = await raw(t, url);
@@ -436,6 +466,41 @@ describe('Redis store robustness', { skip: redisSkip }, () => {
     const serverKeys = (await allKeys(redis.port)).filter((key) => key.includes(member.id) || key.includes(server.instanceId));
     assert.deepEqual(serverKeys, [], 'no key of the closed server’s connection or instance is left');
     assert.equal(await redisCall(redis.port, 'ZSCORE', `${PREFIX}instances`, server.instanceId), null, 'the closed server’s instance record is gone');
+    // close() closes the Redis connections it opened: what was there before, plus the other server's
+    await eventually(
+      ours,
+      (names) => JSON.stringify(names) === JSON.stringify([...before, ...otherOpened].sort()),
+      2_000,
+      `after close() only the connections from before it started and the other server’s remain (the closed one had ${JSON.stringify(opened)})`,
+    );
+  });
+
+  test('listen() waits until Redis answers, then resolves and serves', { timeout: 20_000 }, async (t) => {
+    const redis = await startRedis(t);
+    await redis.stop();
+    const logger = recordingLogger();
+    const server = createPresenceServer({ redis: redis.url, logger });
+    t.after(() => server.close());
+    let outcome = 'pending';
+    const listening = server.listen(0, '127.0.0.1');
+    listening.then(
+      () => void (outcome = 'resolved'),
+      (err: Error) => void (outcome = `rejected: ${err.message}`),
+    );
+    await quiet(500);
+    assert.equal(outcome, 'pending', 'listen() is still pending 500 ms after it was called with Redis down');
+
+    await redis.start();
+    let timer: NodeJS.Timeout | undefined;
+    const url = await Promise.race([
+      listening,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`listen() did not resolve within 8 s of Redis coming back (${outcome})`)), 8_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+/, 'listen() resolves the server’s URL');
+    const member = await raw(t, url);
+    assert.equal((await member.request('mesh/join-room', { roomName: 'after-wait' })).success, true, 'the server serves once Redis answers');
   });
 
   test('the health endpoint answers 503 while Redis is down, without logging a stack per probe', { timeout: 15_000 }, async (t) => {

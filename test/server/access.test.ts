@@ -135,6 +135,20 @@ describe('authenticate', () => {
     assert.deepEqual(join.metadata, { [a.id]: { userId: 'u1', role: 'member' } });
   });
 
+  test('undefined answers HTTP 401 too, sync or async', { timeout: 10_000 }, async (t) => {
+    const { url, server } = await startServer(t, {
+      authenticate: (_req, { token }) => {
+        if (token === 'async') return Promise.resolve(undefined);
+        return token === 'good' ? { userId: 'u1' } : undefined;
+      },
+    });
+    assert.equal(await refusedStatus(url), 401);
+    assert.equal(await refusedStatus(`${url}?token=async`), 401);
+    assert.equal(server.connectionCount, 0, 'no connection was accepted');
+    const a = await connect(t, `${url}?token=good`);
+    assert.deepEqual(await a.request('mesh/get-my-connection-metadata'), { metadata: { userId: 'u1' } });
+  });
+
   test('a throwing authenticate answers 401 and the server goes on', async (t) => {
     const { url } = await startServer(t, {
       authenticate: (_req, { token }) => {

@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MAX_EXPIRE_AFTER_MS } from '../../src/protocol.js';
-import { MemoryStore } from '../../src/server/index.js';
+import { MemoryStore, StoreUnavailableError } from '../../src/server/index.js';
 import { connectRaw, type RawClient, type RawFrame } from '../helpers/raw-client.js';
 import { startServer, type TestServerOptions } from '../helpers/server.js';
+import { quiet } from '../helpers/time.js';
 
 type T = { after(fn: () => unknown): void };
-
-const settle = (ms = 50): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Scene {
   attacker: RawClient;
@@ -47,7 +46,7 @@ async function scene(t: T, options: TestServerOptions = {}): Promise<Scene> {
       return frame;
     },
     async assertUndisturbed({ attackerLeft = false } = {}) {
-      await settle(30);
+      await quiet(30);
       const expected = [{ type: 'join', connectionId: attacker.id }];
       if (attackerLeft) expected.push({ type: 'leave', connectionId: attacker.id });
       assert.deepEqual(
@@ -220,7 +219,7 @@ describe('bad fields', () => {
       'the documented maximum itself is accepted',
     );
     await s.attacker.request('mesh/clear-presence-state', { roomName: 'r' });
-    await settle();
+    await quiet(50);
     // the bystander saw exactly the accepted publish and the clear
     const states = s.bystander.updates().filter((u) => u.type === 'state').map((u) => u.state);
     assert.deepEqual(states, [{ s: 1 }, null]);
@@ -283,7 +282,7 @@ describe('bad fields', () => {
     for (let i = 0; i < 7; i++) ok = { d: ok };
     assert.equal(await s.attacker.request('mesh/publish-presence-state', { roomName: 'r', state: ok }), true);
     await s.attacker.request('mesh/clear-presence-state', { roomName: 'r' });
-    await settle();
+    await quiet(50);
     s.bystander.frames.splice(0, s.bystander.frames.length, ...s.bystander.frames.filter((f) => f.payload?.type !== 'state'));
     await s.assertUndisturbed();
   });
@@ -337,7 +336,7 @@ describe('limits', () => {
       );
       assert.ok(replies.every((r) => r === true), `publishes succeed: ${JSON.stringify(replies).slice(0, 200)}`);
     }
-    for (let i = 0; i < 100 && !left; i++) await settle(10);
+    for (let i = 0; i < 100 && !left; i++) await quiet(10);
     assert.ok(left, 'the reader was removed from the room');
     assert.deepEqual((await server.getPresence('r')).present, [publisher.id]);
     assert.equal(warnings.filter((w) => w.includes(reader.id)).length, 1, `one log line: ${warnings.join(' | ')}`);
@@ -377,10 +376,10 @@ describe('limits', () => {
     assert.ok(accepted >= 19 && accepted <= 22, `about the burst was accepted: ${accepted}`);
     assert.equal(accepted + limited.length, 60);
     assertErrorPayload(limited[0], 'ERATELIMIT');
-    await settle();
+    await quiet(50);
     const states = s.bystander.updates().filter((u) => u.type === 'state');
     assert.equal(states.length, accepted, 'dropped messages were not applied');
-    await settle(200); // a couple of tokens come back
+    await quiet(200); // a couple of tokens come back
     assert.equal(await s.attacker.request('mesh/clear-presence-state', { roomName: 'r' }), true);
     await s.bystander.waitFor((f) => f.payload?.type === 'state' && f.payload.state === null);
     s.bystander.frames.splice(0, s.bystander.frames.length, ...s.bystander.frames.filter((f) => f.payload?.type !== 'state'));
@@ -455,5 +454,23 @@ describe('server faults', () => {
       'ESERVER',
     );
     await s.assertUndisturbed();
+  });
+
+  test('an unavailable store answers ESERVER "try again shortly" and logs no error', { timeout: 10_000 }, async (t) => {
+    // what RedisStore throws while Redis is away: the store said so once, the server must not log per command
+    class UnavailableStore extends MemoryStore {
+      override async setState(...args: Parameters<MemoryStore['setState']>): Promise<boolean> {
+        if (args[2].outage) throw new StoreUnavailableError(new Error('Redis is reconnecting'));
+        return super.setState(...args);
+      }
+    }
+    const errors: unknown[][] = [];
+    const logger = { info() {}, warn() {}, error: (...args: unknown[]) => void errors.push(args) };
+    const s = await scene(t, { store: new UnavailableStore(), logger });
+    const reply = await s.attacker.request('mesh/publish-presence-state', { roomName: 'r', state: { outage: true } });
+    assertErrorPayload(reply, 'ESERVER');
+    assert.equal(reply.error, 'the presence store is unavailable; try again shortly', JSON.stringify(reply));
+    await s.assertUndisturbed();
+    assert.deepEqual(errors, [], 'logger.error is never called for an unavailable store');
   });
 });

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { MemoryStore, type RoomSnapshot } from '../../src/server/index.js';
 import { connectRaw, type RawClient, type RawFrame } from '../helpers/raw-client.js';
 import { startServer } from '../helpers/server.js';
+import { quiet } from '../helpers/time.js';
 
 type T = { after(fn: () => unknown): void };
 
@@ -21,8 +22,6 @@ const isUpdate =
     (roomName === undefined || f.payload.roomName === roomName);
 
 /** Bounded wait for "nothing else happens" checks. */
-const settle = (ms = 50): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('connection life', () => {
   test('assign-id comes first, ids are unique and url-safe', async (t) => {
     const { url } = await startServer(t);
@@ -45,7 +44,7 @@ describe('connection life', () => {
     assert.equal(server.connectionCount, 1);
     await a!.close();
     // the server sees the close a moment later
-    for (let i = 0; i < 50 && server.connectionCount > 0; i++) await settle(10);
+    for (let i = 0; i < 50 && server.connectionCount > 0; i++) await quiet(10);
     assert.equal(server.connectionCount, 0);
   });
 });
@@ -114,7 +113,7 @@ describe('rooms and presence', () => {
     assert.deepEqual(sub.present, [a!.id, b!.id]);
     assert.deepEqual(sub.states, { [a!.id]: { status: 'typing' }, [b!.id]: { status: 'away' } });
     assert.deepEqual(sub.metadata, { [a!.id]: null, [b!.id]: null });
-    await settle();
+    await quiet(50);
     assert.deepEqual(c!.updates(), [], 'no replay of earlier events after the snapshot');
   });
 
@@ -126,7 +125,7 @@ describe('rooms and presence', () => {
     await a!.request('mesh/publish-presence-state', { roomName: 'r', state: { x: 1, y: 2 } });
     assert.equal(await a!.request('mesh/publish-presence-state', { roomName: 'r', state: { z: 3 }, silent: true }), true);
     await b!.waitFor(isUpdate('state', a!.id));
-    await settle();
+    await quiet(50);
     assert.equal(b!.updates().filter((u) => u.type === 'state').length, 1);
     const snap = await b!.request('mesh/get-presence-state', { roomName: 'r' });
     assert.deepEqual(snap.states, { [a!.id]: { z: 3 } });
@@ -152,7 +151,7 @@ describe('rooms and presence', () => {
     await b!.request('mesh/subscribe-presence', { roomName: 'r' });
     await a!.request('mesh/publish-presence-state', { roomName: 'r', state: { v: 1 }, expireAfter: 40 });
     await a!.request('mesh/publish-presence-state', { roomName: 'r', state: { v: 2 } });
-    await settle(120);
+    await quiet(120);
     assert.deepEqual(
       b!.updates().filter((u) => u.type === 'state').map((u) => u.state),
       [{ v: 1 }, { v: 2 }],
@@ -189,7 +188,7 @@ describe('rooms and presence', () => {
     assert.equal(await b!.request('mesh/unsubscribe-presence', { roomName: 'r' }), false);
     await a!.request('mesh/publish-presence-state', { roomName: 'r', state: { s: 1 } });
     await a!.request('mesh/leave-room', { roomName: 'r' });
-    await settle();
+    await quiet(50);
     assert.deepEqual(b!.updates().map((u) => u.type), ['join']);
   });
 
@@ -212,7 +211,7 @@ describe('rooms and presence', () => {
     await a!.request('mesh/join-room', { roomName: 'one' });
     await a!.request('mesh/publish-presence-state', { roomName: 'one', state: { here: 1 } });
     await b!.waitFor(isUpdate('state', a!.id, 'one'));
-    await settle();
+    await quiet(50);
     assert.deepEqual(c!.updates(), []);
     assert.deepEqual((await c!.request('mesh/get-presence-state', { roomName: 'two' })).present, []);
     assert.equal(await a!.request('mesh/publish-presence-state', { roomName: 'two', state: { s: 1 } }), false);
@@ -225,7 +224,7 @@ describe('rooms and presence', () => {
     await a!.request('mesh/join-room', { roomName: 'r' });
     const again = await a!.request('mesh/join-room', { roomName: 'r' });
     assert.deepEqual(again.present, [a!.id]);
-    await settle();
+    await quiet(50);
     assert.equal(b!.updates().filter((u) => u.type === 'join').length, 1);
   });
 
@@ -248,7 +247,7 @@ describe('rooms and presence', () => {
     t.after(() => clearInterval(timer));
     await w!.waitFor(isUpdate('leave', a!.id), 2000);
     assert.equal(await a!.request('mesh/publish-presence-state', { roomName: 'ttl:r', state: { s: 1 } }), false);
-    await settle(200);
+    await quiet(200);
     clearInterval(timer);
     assert.deepEqual((await w!.request('mesh/get-presence-state', { roomName: 'ttl:r' })).present, [b!.id]);
   });
@@ -502,7 +501,7 @@ describe('command ordering', () => {
     assert.equal(subscribed.success, true);
     assert.equal(unsubscribed, true);
     await b!.request('mesh/join-room', { roomName: 'q' });
-    await settle(50);
+    await quiet(50);
     assert.deepEqual(a!.updates('q'), [], 'no event after unsubscribing');
   });
 

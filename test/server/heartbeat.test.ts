@@ -4,10 +4,9 @@ import { WebSocket } from 'ws';
 import { HeartbeatScheduler, type HeartbeatMember } from '../../src/server/heartbeat.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
 import { startServer } from '../helpers/server.js';
+import { quiet } from '../helpers/time.js';
 
 type T = { after(fn: () => unknown): void };
-
-const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function connect(t: T, url: string, options?: Parameters<typeof connectRaw>[1]): Promise<RawClient> {
   const c = await connectRaw(url, options);
@@ -22,7 +21,7 @@ describe('heartbeats', () => {
     let controlPings = 0;
     a.ws.on('ping', () => controlPings++);
     await a.waitFor((f) => f.command === 'ping', 1000);
-    await settle(130);
+    await quiet(130);
     const pings = a.frames.filter((f) => f.command === 'ping');
     assert.ok(pings.length >= 2, `${pings.length} pings`);
     assert.deepEqual(pings[0], { command: 'ping', payload: {} });
@@ -64,7 +63,7 @@ describe('heartbeats', () => {
     });
     let closed = false;
     ws.on('close', () => (closed = true));
-    await settle(200);
+    await quiet(200);
     assert.equal(closed, false);
   });
 
@@ -75,7 +74,7 @@ describe('heartbeats', () => {
     let controlPings = 0;
     a.ws.on('ping', () => controlPings++);
     await a.request('mesh/join-room', { roomName: 'r' });
-    await settle(200);
+    await quiet(200);
     assert.ok(controlPings >= 2, `control pings arrived (${controlPings}) and went unanswered`);
     assert.equal(a.ws.readyState, WebSocket.OPEN);
     assert.deepEqual((await a.request('mesh/get-presence-state', { roomName: 'r' })).present, [a.id]);

@@ -209,23 +209,25 @@ describe('cli', () => {
     return { child, exited, out: () => stdout, err: () => stderr };
   }
 
-  test('serve prints one ws:// line, serves, and closes with 1012 on SIGTERM', async (t) => {
-    const proc = run(['serve', '--port', '0', '--track', '^chat:', '--ping-interval', '1000']);
-    t.after(() => proc.child.kill('SIGKILL'));
-    const firstLine = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: proc.child.stdout }).once('line', resolve);
-      proc.exited.then((code) => reject(new Error(`exited with ${code}: ${proc.err()}`)));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`serve prints one ws:// line, serves, and closes with 1012 on ${signal}`, { timeout: 20_000 }, async (t) => {
+      const proc = run(['serve', '--port', '0', '--track', '^chat:', '--ping-interval', '1000']);
+      t.after(() => proc.child.kill('SIGKILL'));
+      const firstLine = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: proc.child.stdout }).once('line', resolve);
+        proc.exited.then((code) => reject(new Error(`exited with ${code}: ${proc.err()}`)));
+      });
+      assert.match(firstLine, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
+      const a = await connect(t, firstLine);
+      assert.equal((await a.request('mesh/join-room', { roomName: 'chat:1' })).success, true);
+      assert.equal((await a.request('mesh/join-room', { roomName: 'other' })).error.code, 'EFORBIDDEN');
+      proc.child.kill(signal);
+      assert.equal((await a.closed).code, 1012);
+      assert.equal(await proc.exited, 0);
+      assert.equal(proc.out(), `${firstLine}\n`, 'exactly one line on stdout');
+      assert.match(proc.err(), /every origin/);
     });
-    assert.match(firstLine, /^ws:\/\/127\.0\.0\.1:\d+\/$/);
-    const a = await connect(t, firstLine);
-    assert.equal((await a.request('mesh/join-room', { roomName: 'chat:1' })).success, true);
-    assert.equal((await a.request('mesh/join-room', { roomName: 'other' })).error.code, 'EFORBIDDEN');
-    proc.child.kill('SIGTERM');
-    assert.equal((await a.closed).code, 1012);
-    assert.equal(await proc.exited, 0);
-    assert.equal(proc.out(), `${firstLine}\n`, 'exactly one line on stdout');
-    assert.match(proc.err(), /every origin/);
-  });
+  }
 
   test('an unknown flag exits 2 with a clear error on stderr and nothing on stdout', async () => {
     const bad = run(['serve', '--prot', '80']);

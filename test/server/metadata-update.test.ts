@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { MeshClient } from '../../src/client/node.js';
 import { connectRaw, type RawClient, type RawFrame } from '../helpers/raw-client.js';
 import { startServer } from '../helpers/server.js';
+import { quiet } from '../helpers/time.js';
 
 type T = { after(fn: () => unknown): void };
 
@@ -16,7 +17,6 @@ async function connect(t: T, url: string): Promise<RawClient> {
   return c;
 }
 
-const settle = (ms = 50): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const isMetadataUpdate = (f: RawFrame): boolean => f.command === 'mesh/metadata-update';
 
 describe('mesh/metadata-update', () => {
@@ -39,7 +39,7 @@ describe('mesh/metadata-update', () => {
     });
     const expected = { command: 'mesh/metadata-update', payload: { connectionId: owner!.id, metadata: { name: 'Bo' } } };
     for (const c of [member!, subscriber!, both!]) assert.deepEqual(await c.waitFor(isMetadataUpdate), expected);
-    await settle();
+    await quiet(50);
     for (const c of [member!, subscriber!, both!]) {
       assert.equal(c.frames.filter(isMetadataUpdate).length, 1, 'one push per recipient');
     }

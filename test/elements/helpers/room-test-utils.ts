@@ -91,3 +91,14 @@ export function record<E extends Event = CustomEvent>(target: EventTarget, types
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Captures `console.warn` calls (each as one string) until `restore()`, which a test calls
+ * in `finally` so that a failing test does not leave the console silenced.
+ */
+export function captureWarnings(): { calls: string[]; restore: () => void } {
+  const original = console.warn;
+  const calls: string[] = [];
+  console.warn = (...args: unknown[]) => calls.push(args.map(String).join(' '));
+  return { calls, restore: () => (console.warn = original) };
+}
